@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { parseClientFrame, parseServerFrame } from "./frames.ts";
+
+describe("parseClientFrame", () => {
+  it.each([
+    ['{"type":"send","clientMsgId":"a","body":"hi"}', "send"],
+    ['{"type":"resume","lastSeq":0}', "resume"],
+    ['{"type":"typing"}', "typing"],
+    ['{"type":"ping"}', "ping"],
+    ['{"type":"auth","token":"x.y.z"}', "auth"],
+  ])("accepts %s", (raw, type) => {
+    const parsed = parseClientFrame(raw);
+    expect(parsed.ok && parsed.value.type).toBe(type);
+  });
+
+  it("strips unknown keys", () => {
+    const parsed = parseClientFrame('{"type":"ping","extra":1}');
+    expect(parsed).toEqual({ ok: true, value: { type: "ping" } });
+  });
+
+  it.each([
+    ["", "bad_request"],
+    ["{", "bad_request"],
+    ["null", "bad_request"],
+    ["[]", "bad_request"],
+    ['"send"', "bad_request"],
+    ["42", "bad_request"],
+    ["{}", "bad_request"],
+    ['{"type":"nope"}', "bad_request"],
+    ['{"type":1}', "bad_request"],
+    ['{"type":"SEND","clientMsgId":"a","body":"x"}', "bad_request"],
+    ['{"type":"send","body":"x"}', "bad_request"],
+    ['{"type":"send","clientMsgId":"","body":"x"}', "bad_request"],
+    [`{"type":"send","clientMsgId":"${"c".repeat(65)}","body":"x"}`, "bad_request"],
+    ['{"type":"send","clientMsgId":"a"}', "bad_request"],
+    ['{"type":"send","clientMsgId":"a","body":""}', "bad_request"],
+    ['{"type":"send","clientMsgId":"a","body":5}', "bad_request"],
+    ['{"type":"send","clientMsgId":7,"body":"x"}', "bad_request"],
+    ['{"type":"resume"}', "bad_request"],
+    ['{"type":"resume","lastSeq":-1}', "bad_request"],
+    ['{"type":"resume","lastSeq":1.5}', "bad_request"],
+    ['{"type":"resume","lastSeq":"3"}', "bad_request"],
+    ['{"type":"resume","lastSeq":1e300}', "bad_request"],
+    ['{"type":"auth"}', "bad_request"],
+    ['{"type":"auth","token":""}', "bad_request"],
+  ])("refuses %j with %s", (raw, code) => {
+    const parsed = parseClientFrame(raw);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.code).toBe(code);
+      expect(parsed.message.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("enforces the body limit it is given, with its own code", () => {
+    const frame = (n: number) => JSON.stringify({ type: "send", clientMsgId: "a", body: "x".repeat(n) });
+    expect(parseClientFrame(frame(4000)).ok).toBe(true);
+    expect(parseClientFrame(frame(4001))).toMatchObject({ ok: false, code: "body_too_long" });
+    expect(parseClientFrame(frame(11), { maxBodyChars: 10 })).toMatchObject({ ok: false, code: "body_too_long" });
+  });
+
+  it("never throws on deeply nested input", () => {
+    const raw = "[".repeat(10_000) + "]".repeat(10_000);
+    expect(parseClientFrame(raw).ok).toBe(false);
+  });
+});
+
+describe("parseServerFrame", () => {
+  it("accepts an ack and refuses an unknown error code", () => {
+    expect(parseServerFrame('{"type":"ack","clientMsgId":"a","seq":3}').ok).toBe(true);
+    expect(parseServerFrame('{"type":"error","code":"made_up","message":"x"}').ok).toBe(false);
+    expect(parseServerFrame('{"type":"message","seq":1}').ok).toBe(false);
+  });
+});

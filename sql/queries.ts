@@ -1,0 +1,174 @@
+import type { Message, Room, RoomType, User } from "../protocol/index.ts";
+import type { Sql } from "./db.ts";
+
+interface RoomRow {
+  id: string;
+  name: string;
+  type: RoomType;
+  owner_id: string;
+  created_at: Date;
+}
+
+function toRoom(row: RoomRow): Room {
+  return { id: row.id, name: row.name, type: row.type, createdAt: row.created_at.toISOString() };
+}
+
+/** A user row with its password hash, for login only. */
+export interface UserWithHash extends User {
+  passwordHash: string;
+}
+
+/** Inserts a user; null when the username is taken. */
+export async function insertUser(sql: Sql, user: UserWithHash): Promise<User | null> {
+  const rows = await sql<{ id: string; username: string }[]>`
+    INSERT INTO users (id, username, password_hash)
+    VALUES (${user.id}, ${user.username}, ${user.passwordHash})
+    ON CONFLICT (username) DO NOTHING
+    RETURNING id, username`;
+  return rows[0] ?? null;
+}
+
+/** Finds a user by username, with the hash. */
+export async function findUserByUsername(sql: Sql, username: string): Promise<UserWithHash | null> {
+  const rows = await sql<{ id: string; username: string; password_hash: string }[]>`
+    SELECT id, username, password_hash FROM users WHERE username = ${username}`;
+  const row = rows[0];
+  return row ? { id: row.id, username: row.username, passwordHash: row.password_hash } : null;
+}
+
+/** Finds a user by id. */
+export async function findUserById(sql: Sql, id: string): Promise<User | null> {
+  const rows = await sql<User[]>`SELECT id, username FROM users WHERE id = ${id}`;
+  return rows[0] ?? null;
+}
+
+/** Creates a room owned by `ownerId`, who becomes its first member; null when the id is taken. */
+export async function insertRoom(
+  sql: Sql,
+  room: { id: string; name: string; type: RoomType; ownerId: string },
+): Promise<Room | null> {
+  // One statement, so no transaction spans two round trips (see sql/db.ts on PGlite).
+  const rows = await sql<RoomRow[]>`
+    WITH created AS (
+      INSERT INTO rooms (id, name, type, owner_id)
+      VALUES (${room.id}, ${room.name}, ${room.type}, ${room.ownerId})
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, name, type, owner_id, created_at
+    ), owner AS (
+      INSERT INTO room_members (room_id, user_id) SELECT id, owner_id FROM created
+    )
+    SELECT * FROM created`;
+  const row = rows[0];
+  return row ? toRoom(row) : null;
+}
+
+/** Public rooms and the private rooms the user belongs to, by id. */
+export async function listRoomsFor(sql: Sql, userId: string): Promise<Room[]> {
+  const rows = await sql<RoomRow[]>`
+    SELECT r.id, r.name, r.type, r.owner_id, r.created_at FROM rooms r
+    WHERE r.type = 'public'
+       OR EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = ${userId})
+    ORDER BY r.id
+    LIMIT 1000`;
+  return rows.map(toRoom);
+}
+
+/** A room and what one user may do in it. */
+export interface RoomAccess {
+  room: Room;
+  ownerId: string;
+  isMember: boolean;
+}
+
+/** Loads a room with the user's membership; null when the room does not exist. */
+export async function findRoomAccess(sql: Sql, roomId: string, userId: string): Promise<RoomAccess | null> {
+  const rows = await sql<(RoomRow & { is_member: boolean })[]>`
+    SELECT r.id, r.name, r.type, r.owner_id, r.created_at,
+           EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = ${userId}) AS is_member
+    FROM rooms r WHERE r.id = ${roomId}`;
+  const row = rows[0];
+  return row ? { room: toRoom(row), ownerId: row.owner_id, isMember: row.is_member } : null;
+}
+
+/** Adds a member; adding an existing member is a no-op. */
+export async function insertMember(sql: Sql, roomId: string, userId: string): Promise<void> {
+  await sql`
+    INSERT INTO room_members (room_id, user_id) VALUES (${roomId}, ${userId})
+    ON CONFLICT DO NOTHING`;
+}
+
+/** Stores a ticket's hash until it expires. */
+export async function insertTicket(
+  sql: Sql,
+  ticket: { hash: string; userId: string; expiresAt: Date },
+): Promise<void> {
+  await sql`
+    INSERT INTO ws_tickets (ticket_hash, user_id, expires_at)
+    VALUES (${ticket.hash}, ${ticket.userId}, ${ticket.expiresAt})`;
+}
+
+/** Consumes a ticket: deletes it and returns its user when it was valid; expired ones are swept. */
+export async function consumeTicket(sql: Sql, hash: string): Promise<User | null> {
+  const rows = await sql<User[]>`
+    WITH used AS (
+      DELETE FROM ws_tickets WHERE ticket_hash = ${hash} OR expires_at < now() - interval '1 minute'
+      RETURNING ticket_hash, user_id, expires_at
+    )
+    SELECT u.id, u.username FROM used JOIN users u ON u.id = used.user_id
+    WHERE used.ticket_hash = ${hash} AND used.expires_at > now()`;
+  return rows[0] ?? null;
+}
+
+/** Copies messages into the archive; rows already there are skipped. Returns how many were new. */
+export async function insertMessages(sql: Sql, messages: readonly Message[]): Promise<number> {
+  if (messages.length === 0) return 0;
+  const rows = messages.map((m) => ({
+    room_id: m.roomId,
+    seq: m.seq,
+    id: m.id,
+    user_id: m.userId,
+    username: m.username,
+    body: m.body,
+    client_msg_id: m.clientMsgId,
+    created_at: m.createdAt,
+  }));
+  const result = await sql`
+    INSERT INTO messages ${sql(rows, "room_id", "seq", "id", "user_id", "username", "body", "client_msg_id", "created_at")}
+    ON CONFLICT DO NOTHING`;
+  return result.count;
+}
+
+/** Archived messages of a room in a seq range, ascending. */
+export async function selectMessages(
+  sql: Sql,
+  roomId: string,
+  range: { afterSeq: number; beforeSeq: number; limit: number },
+): Promise<Message[]> {
+  const rows = await sql<
+    { seq: string; id: string; user_id: string; username: string; body: string; client_msg_id: string; created_at: Date }[]
+  >`
+    SELECT seq, id, user_id, username, body, client_msg_id, created_at FROM messages
+    WHERE room_id = ${roomId} AND seq > ${range.afterSeq} AND seq < ${range.beforeSeq}
+    ORDER BY seq LIMIT ${range.limit}`;
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    id: r.id,
+    roomId,
+    userId: r.user_id,
+    username: r.username,
+    body: r.body,
+    clientMsgId: r.client_msg_id,
+    createdAt: r.created_at.toISOString(),
+  }));
+}
+
+/** The highest archived seq of a room, 0 when none. */
+export async function maxArchivedSeq(sql: Sql, roomId: string): Promise<number> {
+  const rows = await sql<{ max: string | null }[]>`SELECT max(seq) AS max FROM messages WHERE room_id = ${roomId}`;
+  return Number(rows[0]?.max ?? 0);
+}
+
+/** Answers when PostgreSQL does. */
+export async function ping(sql: Sql): Promise<void> {
+  await sql`SELECT 1`;
+}

@@ -1,0 +1,40 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Two projects share one database started by test/global-setup.ts:
+// "workers" runs inside workerd against the real wrangler.toml; "node" holds
+// the migration runner and the end-to-end test that starts the server.
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                DATABASE_URL: inject<string>("databaseUrl"),
+                JWT_SECRET: "test-secret-test-secret-test-secret",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["protocol/**/*.test.ts", "worker/**/*.test.ts", "durable-objects/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["sql/**/*.test.ts", "test/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,19 @@
+import { Hono } from "hono";
+import { authRoutes } from "./auth/routes.ts";
+import { readConfig } from "./config.ts";
+import type { AppEnv } from "./context.ts";
+import { errorResponse, handleError } from "./errors.ts";
+import { healthRoutes } from "./health.ts";
+import { roomRoutes } from "./rooms/routes.ts";
+
+/** The HTTP API of CONTRACT.md v1. */
+export const app = new Hono<AppEnv>()
+  .use(async (c, next) => {
+    c.set("config", readConfig(c.env));
+    await next();
+  })
+  .route("/", healthRoutes)
+  .route("/auth", authRoutes)
+  .route("/rooms", roomRoutes)
+  .notFound(() => errorResponse("not_found", "no such route"))
+  .onError(handleError);

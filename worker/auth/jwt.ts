@@ -1,0 +1,80 @@
+import { errors, jwtVerify, SignJWT } from "jose";
+import type { User } from "../../protocol/index.ts";
+import type { Config } from "../config.ts";
+
+const ALGORITHMS = ["HS256"];
+const CLOCK_TOLERANCE_SECONDS = 30;
+const encoder = new TextEncoder();
+
+// Per-isolate development secret, made once when JWT_SECRET is unset outside
+// production. Tokens signed with it die with the process; that is the point.
+let devSecret: Uint8Array | undefined;
+
+/** Resolves the signing key; throws in production when JWT_SECRET is missing or short. */
+export function signingKey(env: { JWT_SECRET?: string }, config: Config): Uint8Array {
+  const secret = env.JWT_SECRET?.trim();
+  if (secret) {
+    if (config.environment === "production" && secret.length < 32) {
+      throw new Error("JWT_SECRET must be at least 32 characters in production");
+    }
+    return encoder.encode(secret);
+  }
+  if (config.environment === "production") throw new Error("JWT_SECRET is not set");
+  if (!devSecret) {
+    devSecret = crypto.getRandomValues(new Uint8Array(32));
+    console.warn(
+      "roomcast: JWT_SECRET is not set; using a random development secret. " +
+        "Tokens stop working when the process restarts. Set JWT_SECRET in .dev.vars.",
+    );
+  }
+  return devSecret;
+}
+
+/** The identity a verified token carries. */
+export interface TokenIdentity {
+  user: User;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+/** Issues an access token for a user. */
+export async function issueToken(user: User, key: Uint8Array, config: Config): Promise<{ token: string; expiresAt: Date }> {
+  const now = Math.floor(Date.now() / 1000);
+  const exp = now + config.tokenTtlSeconds;
+  const token = await new SignJWT({ name: user.username })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(user.id)
+    .setIssuer(config.jwtIssuer)
+    .setAudience(config.jwtAudience)
+    .setIssuedAt(now)
+    .setExpirationTime(exp)
+    .sign(key);
+  return { token, expiresAt: new Date(exp * 1000) };
+}
+
+/** Why a token was refused; bounded, so it can become a metric label. */
+export type TokenFailure = "expired" | "invalid";
+
+/** Verifies a token: HS256 only, `exp` required, issuer and audience checked, 30 s tolerance. */
+export async function verifyToken(
+  token: string,
+  key: Uint8Array,
+  config: Config,
+): Promise<{ ok: true; identity: TokenIdentity } | { ok: false; reason: TokenFailure }> {
+  try {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: ALGORITHMS,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ["exp", "sub"],
+    });
+    const { sub, name, exp } = payload;
+    if (typeof sub !== "string" || typeof name !== "string" || typeof exp !== "number") {
+      return { ok: false, reason: "invalid" };
+    }
+    return { ok: true, identity: { user: { id: sub, username: name }, exp } };
+  } catch (error) {
+    return { ok: false, reason: error instanceof errors.JWTExpired ? "expired" : "invalid" };
+  }
+}

@@ -1,0 +1,40 @@
+import { Hono } from "hono";
+import { Credentials, LoginRequest, type LoginResponse, type RegisterResponse, type TicketResponse } from "../../protocol/index.ts";
+import { findUserByUsername, insertTicket, insertUser } from "../../sql/queries.ts";
+import { configOf, database, readBody, type AppEnv } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import { issueToken, signingKey } from "./jwt.ts";
+import { requireUser } from "./middleware.ts";
+import { DECOY_HASH, hashPassword, verifyPassword } from "./password.ts";
+import { newTicket, TICKET_TTL_MS, ticketHash } from "./tickets.ts";
+
+/** `/auth/*`: register, login, me, ticket. */
+export const authRoutes = new Hono<AppEnv>()
+  .post("/register", async (c) => {
+    const { username, password } = await readBody(c, Credentials);
+    const user = await insertUser(database(c), {
+      id: crypto.randomUUID(),
+      username,
+      passwordHash: await hashPassword(password),
+    });
+    if (!user) throw new ApiError("username_taken", "username is taken");
+    return c.json({ user } satisfies RegisterResponse, 201);
+  })
+  .post("/login", async (c) => {
+    const { username, password } = await readBody(c, LoginRequest);
+    const found = await findUserByUsername(database(c), username);
+    // Unknown users cost the same PBKDF2 work and get the same answer.
+    const valid = await verifyPassword(password, found?.passwordHash ?? DECOY_HASH);
+    if (!found || !valid) throw new ApiError("invalid_credentials", "invalid username or password");
+    const config = configOf(c);
+    const user = { id: found.id, username: found.username };
+    const { token, expiresAt } = await issueToken(user, signingKey(c.env, config), config);
+    return c.json({ token, expiresAt: expiresAt.toISOString(), user } satisfies LoginResponse);
+  })
+  .get("/me", requireUser, (c) => c.json({ user: c.get("user") }))
+  .post("/ticket", requireUser, async (c) => {
+    const ticket = newTicket();
+    const expiresAt = new Date(Date.now() + TICKET_TTL_MS);
+    await insertTicket(database(c), { hash: await ticketHash(ticket), userId: c.get("user").id, expiresAt });
+    return c.json({ ticket, expiresAt: expiresAt.toISOString() } satisfies TicketResponse);
+  });

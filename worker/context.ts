@@ -1,0 +1,62 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { User } from "../protocol/index.ts";
+import { createSql, type Sql } from "../sql/db.ts";
+import { readConfig, type Config } from "./config.ts";
+import { ApiError } from "./errors.ts";
+
+/** Hono's environment for every route. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    config: Config;
+    user: User;
+    /** Token expiry of the authenticated request, seconds since the epoch. */
+    tokenExp: number;
+  };
+}
+
+/** The context every handler receives. */
+export type AppContext = Context<AppEnv>;
+
+/** Config for this request (parsed once per request by the app's first middleware). */
+export function configOf(c: AppContext): Config {
+  return c.get("config") ?? readConfig(c.env);
+}
+
+/**
+ * A PostgreSQL client for this request. workerd forbids sharing a socket
+ * between requests, so a client cannot live per isolate; Hyperdrive pools
+ * the connections on Cloudflare. Not ended here: see docs/decisions.md.
+ */
+export function database(c: AppContext): Sql {
+  const url = configOf(c).databaseUrl;
+  if (!url) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
+  return createSql(url, { max: 1 });
+}
+
+const MAX_JSON_BYTES = 64 * 1024;
+
+/** Reads and validates a JSON body: 413 when too large, 400 `invalid_json` / `invalid_request` when wrong. */
+export async function readBody<T extends z.ZodType>(c: AppContext, schema: T): Promise<z.infer<T>> {
+  const declared = Number(c.req.header("Content-Length") ?? "0");
+  if (declared > MAX_JSON_BYTES) throw new ApiError("payload_too_large", `body larger than ${MAX_JSON_BYTES} bytes`);
+  const text = await c.req.text();
+  if (text.length > MAX_JSON_BYTES) throw new ApiError("payload_too_large", `body larger than ${MAX_JSON_BYTES} bytes`);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new ApiError("invalid_json", "request body is not valid JSON");
+  }
+  return validate(schema, data);
+}
+
+/** Validates a value against a schema, answering 400 `invalid_request` with the first problem. */
+export function validate<T extends z.ZodType>(schema: T, data: unknown): z.infer<T> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+  throw new ApiError("invalid_request", `${where}${issue?.message ?? "invalid request"}`);
+}

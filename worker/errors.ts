@@ -1,0 +1,41 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { HTTP_ERRORS, type ErrorBody, type HttpErrorCode } from "../protocol/index.ts";
+import { isConnectionError } from "../sql/db.ts";
+
+/** The one error type routes throw; `onError` turns it into the contract's JSON body. */
+export class ApiError extends HTTPException {
+  readonly code: HttpErrorCode;
+  readonly headers: Record<string, string>;
+  constructor(code: HttpErrorCode, message: string, headers: Record<string, string> = {}) {
+    super(HTTP_ERRORS[code], { message });
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+/** Builds the JSON error response for a code. */
+export function errorResponse(code: HttpErrorCode, message: string, headers: Record<string, string> = {}): Response {
+  const body: ErrorBody = { error: { code, message } };
+  const extra: Record<string, string> = { ...headers };
+  if (HTTP_ERRORS[code] === 401) extra["WWW-Authenticate"] ??= 'Bearer realm="roomcast"';
+  if (HTTP_ERRORS[code] === 503 || HTTP_ERRORS[code] === 429) extra["Retry-After"] ??= "5";
+  return Response.json(body, { status: HTTP_ERRORS[code], headers: extra });
+}
+
+/** `app.onError`: known errors keep their code; the rest become `internal` without details. */
+export function handleError(error: Error, c: Context): Response {
+  if (error instanceof ApiError) return errorResponse(error.code, error.message, error.headers);
+  if (error instanceof HTTPException) {
+    // Hono's own exceptions, e.g. a malformed JSON body.
+    return error.status === 400
+      ? errorResponse("invalid_json", "request body is not valid JSON")
+      : errorResponse("internal", "internal error");
+  }
+  if (isConnectionError(error)) {
+    console.error(`${c.req.method} ${c.req.routePath}: database unavailable: ${error.message}`);
+    return errorResponse("database_unavailable", "database unavailable, retry later");
+  }
+  console.error(`${c.req.method} ${c.req.routePath}: ${error.name}: ${error.message}`);
+  return errorResponse("internal", "internal error");
+}

@@ -1,0 +1,21 @@
+import { Hono } from "hono";
+import { ping } from "../sql/queries.ts";
+import { database, type AppEnv } from "./context.ts";
+import { errorResponse } from "./errors.ts";
+
+const READY_TIMEOUT_MS = 2000;
+
+/** `/healthz` (the process answers) and `/readyz` (PostgreSQL answers too). */
+export const healthRoutes = new Hono<AppEnv>()
+  .get("/healthz", (c) => c.json({ status: "ok" }))
+  .get("/readyz", async (c) => {
+    try {
+      await Promise.race([
+        ping(database(c)),
+        new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), READY_TIMEOUT_MS)),
+      ]);
+      return c.json({ status: "ok" });
+    } catch {
+      return errorResponse("database_unavailable", "database did not answer");
+    }
+  });

@@ -1,0 +1,63 @@
+import { Hono } from "hono";
+import {
+  AddMemberRequest,
+  CreateRoomRequest,
+  HistoryQuery,
+  publishRequest,
+  type MessageResponse,
+  type MessagesResponse,
+  type RoomResponse,
+  type RoomsResponse,
+} from "../../protocol/index.ts";
+import { findUserByUsername, insertMember, insertRoom, listRoomsFor } from "../../sql/queries.ts";
+import { requireUser } from "../auth/middleware.ts";
+import { configOf, database, readBody, validate, type AppEnv } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import { roomStub, visibleRoom } from "./access.ts";
+import { upgradeRoute } from "./ws.ts";
+
+/** `/rooms/*`: create, list, get, members, history, publish and the WebSocket upgrade. */
+export const roomRoutes = new Hono<AppEnv>()
+  // The upgrade authenticates itself (Bearer or ticket), so it comes first.
+  .get("/:id/ws", upgradeRoute)
+  .use(requireUser)
+  .post("/", async (c) => {
+    const input = await readBody(c, CreateRoomRequest);
+    const room = await insertRoom(database(c), {
+      id: input.id,
+      name: input.name ?? input.id,
+      type: input.type,
+      ownerId: c.get("user").id,
+    });
+    if (!room) throw new ApiError("room_exists", `room ${input.id} exists`);
+    return c.json({ room } satisfies RoomResponse, 201);
+  })
+  .get("/", async (c) => {
+    const rooms = await listRoomsFor(database(c), c.get("user").id);
+    return c.json({ rooms } satisfies RoomsResponse);
+  })
+  .get("/:id", async (c) => {
+    const { room } = await visibleRoom(c, c.req.param("id"));
+    return c.json({ room } satisfies RoomResponse);
+  })
+  .post("/:id/members", async (c) => {
+    const access = await visibleRoom(c, c.req.param("id"));
+    if (access.ownerId !== c.get("user").id) throw new ApiError("forbidden", "only the room's owner adds members");
+    const { username } = await readBody(c, AddMemberRequest);
+    const member = await findUserByUsername(database(c), username);
+    if (!member) throw new ApiError("user_not_found", `no user ${username}`);
+    await insertMember(database(c), access.room.id, member.id);
+    return c.body(null, 204);
+  })
+  .get("/:id/messages", async (c) => {
+    const query = validate(HistoryQuery, c.req.query());
+    const { room } = await visibleRoom(c, c.req.param("id"));
+    const messages = await roomStub(c.env, room.id).history(room, query);
+    return c.json({ messages } satisfies MessagesResponse);
+  })
+  .post("/:id/messages", async (c) => {
+    const input = await readBody(c, publishRequest(configOf(c).maxBodyChars));
+    const { room } = await visibleRoom(c, c.req.param("id"));
+    const { message } = await roomStub(c.env, room.id).publish(room, c.get("user"), input);
+    return c.json({ message } satisfies MessageResponse, 201);
+  });

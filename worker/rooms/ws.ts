@@ -1,0 +1,60 @@
+import type { Handler } from "hono";
+import { z } from "zod";
+import type { User } from "../../protocol/index.ts";
+import { handoffRequest } from "../../durable-objects/room/handoff.ts";
+import { consumeTicket } from "../../sql/queries.ts";
+import { signingKey, verifyToken } from "../auth/jwt.ts";
+import { bearerToken } from "../auth/middleware.ts";
+import { ticketHash } from "../auth/tickets.ts";
+import { configOf, database, validate, type AppContext, type AppEnv } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import { roomStub, visibleRoom } from "./access.ts";
+
+const UpgradeQuery = z.object({
+  ticket: z.string().min(1).max(128).optional(),
+  lastSeq: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+/**
+ * `GET /rooms/:id/ws`: every check happens before the upgrade, so a refused
+ * client gets an HTTP status and a JSON body, not a bare close.
+ */
+export const upgradeRoute: Handler<AppEnv> = async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("upgrade_required", "this route only accepts a WebSocket upgrade");
+  }
+  const config = configOf(c);
+  const origin = c.req.header("Origin");
+  if (origin && !originAllowed(origin, config.allowedOrigins)) {
+    throw new ApiError("origin_not_allowed", "origin not allowed");
+  }
+  const query = validate(UpgradeQuery, c.req.query());
+  const { user, exp } = await authenticate(c, query.ticket);
+  c.set("user", user);
+  const { room } = await visibleRoom(c, c.req.param("id") ?? "");
+  return roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp }, query.lastSeq));
+};
+
+/** `*` allows any origin; otherwise an exact match of scheme, host and port. */
+export function originAllowed(origin: string, allowed: readonly string[]): boolean {
+  return allowed.includes("*") || allowed.includes(origin);
+}
+
+async function authenticate(c: AppContext, ticket: string | undefined): Promise<{ user: User; exp: number }> {
+  const config = configOf(c);
+  const token = bearerToken(c.req.header("Authorization"));
+  if (token) {
+    const verified = await verifyToken(token, signingKey(c.env, config), config);
+    if (verified.ok) return verified.identity;
+    throw verified.reason === "expired"
+      ? new ApiError("token_expired", "token expired")
+      : new ApiError("unauthorized", "invalid token");
+  }
+  if (ticket) {
+    const user = await consumeTicket(database(c), await ticketHash(ticket));
+    if (!user) throw new ApiError("unauthorized", "ticket invalid, expired or already used");
+    // A ticket-opened socket gets a token lifetime from now; it renews with an `auth` frame.
+    return { user, exp: Math.floor(Date.now() / 1000) + config.tokenTtlSeconds };
+  }
+  throw new ApiError("unauthorized", "missing bearer token or ticket");
+}
