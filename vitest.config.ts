@@ -16,6 +16,10 @@ export default defineConfig({
               bindings: {
                 DATABASE_URL: inject<string>("databaseUrl"),
                 JWT_SECRET: "test-secret-test-secret-test-secret",
+                // Above the defaults (10/s, burst 20) so that ordering tests can
+                // send 100 frames at once; the limiter test sends past these.
+                RATE_LIMIT_PER_SECOND: "100",
+                RATE_LIMIT_BURST: "200",
               },
             },
           })),

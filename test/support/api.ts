@@ -47,7 +47,10 @@ export class Client {
   closed: { code: number; reason: string } | null = null;
   readonly #waiters = new Set<() => void>();
 
-  constructor(readonly ws: WebSocket) {
+  readonly ws: WebSocket;
+
+  constructor(ws: WebSocket) {
+    this.ws = ws;
     ws.addEventListener("message", (event) => {
       const parsed = parseServerFrame(String(event.data));
       if (!parsed.ok) throw new Error(`server sent a bad frame: ${parsed.message}`);
