@@ -1,0 +1,90 @@
+// `npm start`: the whole service on one machine. Without DATABASE_URL it
+// starts the embedded PostgreSQL (PGlite) under .data/, migrates it, then
+// runs the Worker and its rooms in workerd through `wrangler dev`.
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-pg.ts";
+import { createSql } from "../sql/db.ts";
+import { loadMigrations, migrate } from "../sql/migrate.ts";
+
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  console.error(`roomcast: Node ${process.versions.node} is too old; run it as \`npm start\`, which uses the project's Node 22.`);
+  process.exit(1);
+}
+
+// Worker settings that may come from the shell as well as from .dev.vars.
+const PASSTHROUGH = [
+  "JWT_SECRET",
+  "JWT_ISSUER",
+  "JWT_AUDIENCE",
+  "TOKEN_TTL_SECONDS",
+  "ALLOWED_ORIGINS",
+  "MAX_BODY_CHARS",
+  "MAX_FRAME_BYTES",
+  "RATE_LIMIT_PER_SECOND",
+  "RATE_LIMIT_BURST",
+  "OUTBOX_BATCH_SIZE",
+];
+
+const port = process.env.PORT ?? "8787";
+const host = process.env.HOST ?? "127.0.0.1";
+const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? ".data");
+
+let embedded: EmbeddedPostgres | undefined;
+let databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  embedded = await startEmbeddedPostgres({
+    dataDir: join(dataDir, "pglite"),
+    port: Number(process.env.EMBEDDED_PG_PORT ?? 54329),
+  });
+  databaseUrl = embedded.url;
+  console.log(`roomcast: embedded PostgreSQL (PGlite) on ${embedded.url}, data in ${join(dataDir, "pglite")}`);
+}
+
+const sql = createSql(databaseUrl);
+try {
+  const ran = await migrate(sql, await loadMigrations());
+  console.log(ran.length ? `roomcast: applied migrations ${ran.join(", ")}` : "roomcast: database schema up to date");
+} catch (error) {
+  console.error(`roomcast: migration failed: ${error instanceof Error ? error.message : String(error)}`);
+  await embedded?.stop();
+  process.exit(1);
+} finally {
+  await sql.end({ timeout: 5 });
+}
+
+// wrangler's package exports hide its bin; find it next to package.json.
+const wrangler = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
+const args = [
+  wrangler,
+  "dev",
+  "--port", port,
+  "--ip", host,
+  "--persist-to", join(dataDir, "wrangler"),
+  "--show-interactive-dev-session=false",
+  "--var", `DATABASE_URL:${databaseUrl}`,
+];
+for (const key of PASSTHROUGH) {
+  const value = process.env[key];
+  if (value !== undefined) args.push("--var", `${key}:${value}`);
+}
+
+const child = spawn(process.execPath, args, {
+  stdio: "inherit",
+  // No telemetry and no fetch of Cloudflare's request.cf sample: this may run offline.
+  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+});
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    stopping = true;
+    child.kill(signal);
+  });
+}
+child.on("exit", async (code, signal) => {
+  await embedded?.stop();
+  process.exit(stopping ? 0 : (code ?? (signal ? 1 : 0)));
+});

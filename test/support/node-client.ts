@@ -1,0 +1,78 @@
+// A Node client for end-to-end tests: real HTTP with fetch, real WebSockets with `ws`.
+import WebSocket from "ws";
+import { parseServerFrame, type ServerFrame } from "../../protocol/index.ts";
+
+/** HTTP JSON call against a running server. */
+export async function http(
+  base: string,
+  path: string,
+  init: { method?: string; token?: string; json?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.Authorization = `Bearer ${init.token}`;
+  if (init.json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(base + path, {
+    method: init.method ?? (init.json === undefined ? "GET" : "POST"),
+    headers,
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null, headers: response.headers };
+}
+
+/** A WebSocket peer that records parsed frames. */
+export class Peer {
+  readonly frames: ServerFrame[] = [];
+  closed: { code: number; reason: string } | null = null;
+  readonly ws: WebSocket;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on("message", (data: Buffer) => {
+      const parsed = parseServerFrame(data.toString("utf8"));
+      if (!parsed.ok) throw new Error(`bad server frame: ${parsed.message}`);
+      this.frames.push(parsed.value);
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+  }
+
+  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+  static open(url: string, headers: Record<string, string> = {}): Promise<Peer> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { headers });
+      const peer = new Peer(ws);
+      ws.once("open", () => resolve(peer));
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once("error", reject);
+    });
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  of<K extends ServerFrame["type"]>(type: K): Extract<ServerFrame, { type: K }>[] {
+    return this.frames.filter((f): f is Extract<ServerFrame, { type: K }> => f.type === type);
+  }
+
+  /** Waits for `n` frames of a type. */
+  async waitFor<K extends ServerFrame["type"]>(type: K, n = 1, timeoutMs = 10_000): Promise<Extract<ServerFrame, { type: K }>[]> {
+    await waitUntil(() => this.of(type).length >= n, `${n} ${type} frame(s)`, timeoutMs);
+    return this.of(type);
+  }
+
+  close(): void {
+    this.ws.close(1000);
+  }
+}
+
+/** Polls `check` until it holds. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,70 @@
+// Starts the service exactly as `npm start` does (scripts/start.ts) on free ports.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitUntil } from "./node-client.ts";
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A running server and how to stop it. */
+export interface RunningServer {
+  base: string;
+  dataDir: string;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+/** Runs `node scripts/start.ts` with the given environment and waits for /healthz. */
+export async function startServer(env: Record<string, string | undefined> = {}): Promise<RunningServer> {
+  const port = await freePort();
+  const dataDir = env.ROOMCAST_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "roomcast-e2e-")));
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: String(port),
+    ROOMCAST_DATA_DIR: dataDir,
+    EMBEDDED_PG_PORT: String(await freePort()),
+    DATABASE_URL: undefined,
+    TEST_DATABASE_URL: undefined,
+    ...env,
+  };
+  const child: ChildProcess = spawn(process.execPath, ["scripts/start.ts"], {
+    env: Object.fromEntries(Object.entries(childEnv).filter((e) => e[1] !== undefined)) as NodeJS.ProcessEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let log = "";
+  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    process.kill(-child.pid, "SIGTERM");
+    const timer = setTimeout(() => child.pid && process.kill(-child.pid, "SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitUntil(async () => {
+      if (child.exitCode !== null) throw new Error(`server exited early:\n${log}`);
+      return fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+    }, "the server to answer /healthz", 90_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { base, dataDir, output: () => log, stop };
+}
