@@ -1,4 +1,4 @@
-import type { Message, Room, User } from "../../protocol/index.ts";
+import { RoomSchema, type Message, type Room, type User } from "../../protocol/index.ts";
 
 type MessageRow = {
   seq: number;
@@ -22,6 +22,8 @@ export class RoomStore {
   readonly #sql: SqlStorage;
   readonly #storage: DurableObjectStorage;
   #head: number;
+  // Read on every frame, so kept in memory once loaded.
+  #room: Room | null | undefined;
 
   constructor(storage: DurableObjectStorage) {
     this.#storage = storage;
@@ -51,12 +53,18 @@ export class RoomStore {
 
   /** The room this object serves, once the Worker has told it. */
   get room(): Room | null {
+    if (this.#room !== undefined) return this.#room;
     const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'room'").toArray()[0];
-    return row ? (JSON.parse(row.value) as Room) : null;
+    const parsed = row ? RoomSchema.safeParse(JSON.parse(row.value)) : undefined;
+    this.#room = parsed?.success ? parsed.data : null;
+    return this.#room;
   }
 
   /** Remembers the room's metadata (the Worker sends it with every call). */
   saveRoom(room: Room): void {
+    const current = this.room;
+    if (current && current.id === room.id && current.name === room.name && current.type === room.type) return;
+    this.#room = room;
     this.#sql.exec(
       "INSERT INTO meta (key, value) VALUES ('room', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       JSON.stringify(room),
