@@ -1,6 +1,6 @@
 // Starts the service exactly as `npm start` does (scripts/start.ts) on free ports.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +27,15 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Runs `node scripts/start.ts` with the given environment and waits for /healthz. */
+/** The script `npm start` runs, read from package.json so that the tests follow it. */
+async function startCommand(): Promise<string[]> {
+  const pkg = JSON.parse(await readFile("package.json", "utf8")) as { scripts: { start: string } };
+  const [program, ...args] = pkg.scripts.start.split(/\s+/);
+  if (program !== "node") throw new Error(`npm start runs ${program}; these tests expect node`);
+  return args;
+}
+
+/** Runs what `npm start` runs, with the given environment, and waits for /healthz. */
 export async function startServer(env: Record<string, string | undefined> = {}): Promise<RunningServer> {
   const port = await freePort();
   const dataDir = env.ROOMCAST_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "roomcast-e2e-")));
@@ -40,7 +48,7 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     TEST_DATABASE_URL: undefined,
     ...env,
   };
-  const child: ChildProcess = spawn(process.execPath, ["scripts/start.ts"], {
+  const child: ChildProcess = spawn(process.execPath, await startCommand(), {
     env: Object.fromEntries(Object.entries(childEnv).filter((e) => e[1] !== undefined)) as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
