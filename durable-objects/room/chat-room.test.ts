@@ -6,6 +6,18 @@ function stubOf(roomId: string) {
   return env.ROOMS.get(env.ROOMS.idFromName(roomId));
 }
 
+/** Alice creates a public room; Alice and Bob are connected and welcomed. */
+async function twoInARoom() {
+  const alice = await signUp("alice");
+  const bob = await signUp("bob");
+  const roomId = await createRoom(alice.token);
+  const a = await connect(roomId, alice.token);
+  const b = await connect(roomId, bob.token);
+  await a.waitFor("welcome");
+  await b.waitFor("welcome");
+  return { alice, bob, roomId, a, b };
+}
+
 describe("ChatRoom over real WebSockets", () => {
   it("greets with a welcome, then two users chat: everyone gets the message, the sender an ack", async () => {
     const alice = await signUp("alice");
@@ -38,12 +50,7 @@ describe("ChatRoom over real WebSockets", () => {
   });
 
   it("keeps the order of 100 messages, gapless, for sender and receiver", async () => {
-    const alice = await signUp("alice");
-    const bob = await signUp("bob");
-    const roomId = await createRoom(alice.token);
-    const a = await connect(roomId, alice.token);
-    const b = await connect(roomId, bob.token);
-    await b.waitFor("welcome");
+    const { a, b } = await twoInARoom();
     // All at once: the test config's burst (200) admits them, see vitest.config.ts.
     for (let i = 0; i < 100; i++) a.send({ type: "send", clientMsgId: `m${i}`, body: `n=${i}` });
     const acks = await a.waitFor("ack", 100, 15_000);
@@ -138,12 +145,7 @@ describe("ChatRoom over real WebSockets", () => {
   });
 
   it("keeps identities and presence after the object is evicted and wakes", async () => {
-    const alice = await signUp("alice");
-    const bob = await signUp("bob");
-    const roomId = await createRoom(alice.token);
-    const a = await connect(roomId, alice.token);
-    const b = await connect(roomId, bob.token);
-    await b.waitFor("welcome");
+    const { alice, bob, roomId, a, b } = await twoInARoom();
     a.send({ type: "send", clientMsgId: "before", body: "before" });
     await b.waitFor("message");
 
@@ -161,12 +163,7 @@ describe("ChatRoom over real WebSockets", () => {
   });
 
   it("relays typing to others only, and answers ping", async () => {
-    const alice = await signUp("alice");
-    const bob = await signUp("bob");
-    const roomId = await createRoom(alice.token);
-    const a = await connect(roomId, alice.token);
-    const b = await connect(roomId, bob.token);
-    await b.waitFor("welcome");
+    const { alice, a, b } = await twoInARoom();
     a.send({ type: "typing" });
     expect(await b.waitFor("typing")).toEqual([{ type: "typing", user: { userId: alice.user.id, username: alice.user.username } }]);
     a.send({ type: "ping" });
