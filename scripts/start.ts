@@ -16,6 +16,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
 
 // Worker settings that may come from the shell as well as from .dev.vars.
 const PASSTHROUGH = [
+  "ENVIRONMENT",
   "JWT_SECRET",
   "JWT_ISSUER",
   "JWT_AUDIENCE",
@@ -66,6 +67,10 @@ const args = [
   "--show-interactive-dev-session=false",
   "--var", `DATABASE_URL:${databaseUrl}`,
 ];
+// The default origins follow the port, so a browser page on PORT keeps working.
+if (process.env.ALLOWED_ORIGINS === undefined && port !== "8787") {
+  args.push("--var", `ALLOWED_ORIGINS:http://localhost:${port},http://127.0.0.1:${port}`);
+}
 for (const key of PASSTHROUGH) {
   const value = process.env[key];
   if (value !== undefined) args.push("--var", `${key}:${value}`);

@@ -36,12 +36,6 @@ export async function findUserByUsername(sql: Sql, username: string): Promise<Us
   return row ? { id: row.id, username: row.username, passwordHash: row.password_hash } : null;
 }
 
-/** Finds a user by id. */
-export async function findUserById(sql: Sql, id: string): Promise<User | null> {
-  const rows = await sql<User[]>`SELECT id, username FROM users WHERE id = ${id}`;
-  return rows[0] ?? null;
-}
-
 /** Creates a room owned by `ownerId`, who becomes its first member; null when the id is taken. */
 export async function insertRoom(
   sql: Sql,

@@ -13,6 +13,8 @@ export interface AppEnv {
     user: User;
     /** Token expiry of the authenticated request, seconds since the epoch. */
     tokenExp: number;
+    /** This request's PostgreSQL client, made on first use. */
+    sql: Sql;
   };
 }
 
@@ -30,9 +32,13 @@ export function configOf(c: AppContext): Config {
  * the connections on Cloudflare. Not ended here: see docs/decisions.md.
  */
 export function database(c: AppContext): Sql {
+  const existing = c.get("sql");
+  if (existing) return existing;
   const url = configOf(c).databaseUrl;
   if (!url) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
-  return createSql(url, { max: 1 });
+  const sql = createSql(url, { max: 1 });
+  c.set("sql", sql);
+  return sql;
 }
 
 const MAX_JSON_BYTES = 64 * 1024;

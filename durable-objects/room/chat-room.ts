@@ -101,7 +101,14 @@ export class ChatRoom extends DurableObject<Env> {
       send(ws, { type: "error", code: parsed.code, message: parsed.message });
       return;
     }
-    await this.#dispatch(ws, attachment, room, parsed.value);
+    try {
+      await this.#dispatch(ws, attachment, room, parsed.value);
+    } catch (error) {
+      // A bug or a storage failure: the frame was not applied (no ack), the
+      // socket stays usable, and nothing internal reaches the client.
+      console.error(`room ${room.id}: ${parsed.value.type} failed: ${error instanceof Error ? error.message : String(error)}`);
+      send(ws, { type: "error", code: "internal", message: "internal error; retry" });
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
