@@ -34,6 +34,7 @@ export const FRAME_ERRORS = [
   "body_too_long",
   "rate_limited",
   "unauthorized",
+  "overloaded",
   "internal",
 ] as const;
 

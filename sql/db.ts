@@ -9,6 +9,10 @@ export interface SqlOptions {
   max?: number;
   /** Seconds to wait for a connection before failing. */
   connectTimeout?: number;
+  /** Seconds an unused connection stays open. */
+  idleTimeout?: number;
+  /** A socket factory (see sql/workerd.ts); the driver's own socket otherwise. */
+  socket?: (options: { host: string[]; port: number[]; ssl?: unknown }) => unknown;
 }
 
 /**
@@ -22,8 +26,10 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
     prepare: false,
     fetch_types: false,
     connect_timeout: options.connectTimeout ?? 5,
-    idle_timeout: 20,
+    idle_timeout: options.idleTimeout ?? 20,
     onnotice: () => {},
+    // `socket` is a documented option of postgres.js that its types omit.
+    ...(options.socket ? ({ socket: options.socket } as object) : {}),
   });
 }
 
@@ -40,3 +46,4 @@ export function isConnectionError(error: unknown): boolean {
     /connect|network|socket/i.test(error.message)
   );
 }
+

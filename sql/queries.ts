@@ -128,22 +128,39 @@ export async function insertMessages(sql: Sql, messages: readonly Message[]): Pr
   }));
   const result = await sql`
     INSERT INTO messages ${sql(rows, "room_id", "seq", "id", "user_id", "username", "body", "client_msg_id", "created_at")}
-    ON CONFLICT DO NOTHING`;
+    ON CONFLICT (room_id, seq) DO NOTHING`;
   return result.count;
 }
 
-/** Archived messages of a room in a seq range, ascending. */
+type ArchivedRow = {
+  seq: string;
+  id: string;
+  user_id: string;
+  username: string;
+  body: string;
+  client_msg_id: string;
+  created_at: Date;
+};
+
+/**
+ * Archived messages of a room with afterSeq < seq < beforeSeq, ascending: the
+ * oldest `limit` of them, or with `newest` the newest `limit`.
+ */
 export async function selectMessages(
   sql: Sql,
   roomId: string,
-  range: { afterSeq: number; beforeSeq: number; limit: number },
+  range: { afterSeq: number; beforeSeq: number; limit: number; newest?: boolean },
 ): Promise<Message[]> {
-  const rows = await sql<
-    { seq: string; id: string; user_id: string; username: string; body: string; client_msg_id: string; created_at: Date }[]
-  >`
-    SELECT seq, id, user_id, username, body, client_msg_id, created_at FROM messages
-    WHERE room_id = ${roomId} AND seq > ${range.afterSeq} AND seq < ${range.beforeSeq}
-    ORDER BY seq LIMIT ${range.limit}`;
+  const rows = range.newest
+    ? await sql<ArchivedRow[]>`
+        SELECT seq, id, user_id, username, body, client_msg_id, created_at FROM messages
+        WHERE room_id = ${roomId} AND seq > ${range.afterSeq} AND seq < ${range.beforeSeq}
+        ORDER BY seq DESC LIMIT ${range.limit}`
+    : await sql<ArchivedRow[]>`
+        SELECT seq, id, user_id, username, body, client_msg_id, created_at FROM messages
+        WHERE room_id = ${roomId} AND seq > ${range.afterSeq} AND seq < ${range.beforeSeq}
+        ORDER BY seq LIMIT ${range.limit}`;
+  if (range.newest) rows.reverse();
   return rows.map((r) => ({
     seq: Number(r.seq),
     id: r.id,

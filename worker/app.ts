@@ -4,6 +4,7 @@ import { readConfig } from "./config.ts";
 import type { AppEnv } from "./context.ts";
 import { errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
+import { internalRoutes } from "./internal.ts";
 import { roomRoutes } from "./rooms/routes.ts";
 
 /** The HTTP API of CONTRACT.md v1. */
@@ -15,5 +16,6 @@ export const app = new Hono<AppEnv>()
   .route("/", healthRoutes)
   .route("/auth", authRoutes)
   .route("/rooms", roomRoutes)
+  .route("/internal", internalRoutes)
   .notFound(() => errorResponse("not_found", "no such route"))
   .onError(handleError);

@@ -12,6 +12,24 @@ export interface Config {
   rateLimitPerSecond: number;
   rateLimitBurst: number;
   outboxBatchSize: number;
+  /** Messages the outbox may hold before sends are refused with `overloaded`. */
+  outboxMaxPending: number;
+  /** Copied messages the room log keeps: at most the newest `count`, none older than `ageMs`. */
+  logRetention: { count: number; ageMs: number };
+  /** How long a clientMsgId is remembered for dedupe. */
+  dedupeWindowMs: number;
+  /** How long a socket may outlive its token's `exp` before it is closed 4401. */
+  authGraceMs: number;
+  /** Bytes queued to one socket before it is closed 4001 as a slow consumer. */
+  sendBufferMaxBytes: number;
+  /** Open sockets allowed in this runtime process; 0 means no limit. */
+  maxConnections: number;
+  /** Upper bound of the jittered `retryAfterMs` in `goaway` frames. */
+  reconnectSpreadMs: number;
+  /** Time limit of one PostgreSQL call made by a room. */
+  databaseTimeoutMs: number;
+  /** Shared secret of `POST /internal/drain`; unset disables the route. */
+  drainToken: string | undefined;
   databaseUrl: string | undefined;
 }
 
@@ -32,6 +50,43 @@ function positiveInt(vars: Vars, key: string, fallback: number): number {
   return value;
 }
 
+function nonNegativeInt(vars: Vars, key: string, fallback: number): number {
+  const raw = text(vars, key);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`config: ${key} must be a non-negative integer, got "${raw}"`);
+  }
+  return value;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `30s`, `15m`, `24h` or `7d`. */
+export function parseDuration(raw: string): number | undefined {
+  const match = /^(\d+)([smhd])$/.exec(raw.trim());
+  return match?.[1] && match[2] ? Number(match[1]) * (UNIT_MS[match[2]] ?? 0) : undefined;
+}
+
+function duration(vars: Vars, key: string, fallback: string): number {
+  const raw = text(vars, key) ?? fallback;
+  const value = parseDuration(raw);
+  if (value === undefined) throw new Error(`config: ${key} must be a duration like 30s, 15m, 24h or 7d, got "${raw}"`);
+  return value;
+}
+
+/** `ROOM_LOG_RETENTION`: `<count>,<age>`, for example `10000,7d`. */
+function retention(vars: Vars): { count: number; ageMs: number } {
+  const raw = text(vars, "ROOM_LOG_RETENTION") ?? "10000,7d";
+  const [countText = "", ageText = ""] = raw.split(",");
+  const count = Number(countText.trim());
+  const ageMs = parseDuration(ageText);
+  if (!Number.isInteger(count) || count < 1 || ageMs === undefined) {
+    throw new Error(`config: ROOM_LOG_RETENTION must look like 10000,7d, got "${raw}"`);
+  }
+  return { count, ageMs };
+}
+
 /** Reads the config; throws a clear error on a malformed value. */
 export function readConfig(env: object): Config {
   const vars = env as Vars;
@@ -50,6 +105,15 @@ export function readConfig(env: object): Config {
     rateLimitPerSecond: positiveInt(vars, "RATE_LIMIT_PER_SECOND", 10),
     rateLimitBurst: positiveInt(vars, "RATE_LIMIT_BURST", 20),
     outboxBatchSize: positiveInt(vars, "OUTBOX_BATCH_SIZE", 500),
+    outboxMaxPending: positiveInt(vars, "OUTBOX_MAX_PENDING", 100_000),
+    logRetention: retention(vars),
+    dedupeWindowMs: duration(vars, "DEDUPE_WINDOW", "7d"),
+    authGraceMs: duration(vars, "AUTH_GRACE", "60s"),
+    sendBufferMaxBytes: positiveInt(vars, "SEND_BUFFER_MAX_BYTES", 1_048_576),
+    maxConnections: nonNegativeInt(vars, "MAX_CONNECTIONS", 0),
+    reconnectSpreadMs: duration(vars, "RECONNECT_SPREAD", "10s"),
+    databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),
+    drainToken: text(vars, "DRAIN_TOKEN"),
     // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
     databaseUrl:
       text(vars, "DATABASE_URL") ??

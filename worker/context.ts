@@ -1,7 +1,8 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { User } from "../protocol/index.ts";
-import { createSql, type Sql } from "../sql/db.ts";
+import type { Sql } from "../sql/db.ts";
+import { createWorkerdSql } from "../sql/workerd.ts";
 import { readConfig, type Config } from "./config.ts";
 import { ApiError } from "./errors.ts";
 
@@ -36,7 +37,7 @@ export function database(c: AppContext): Sql {
   if (existing) return existing;
   const url = configOf(c).databaseUrl;
   if (!url) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
-  const sql = createSql(url, { max: 1 });
+  const sql = createWorkerdSql(url, { max: 1 });
   c.set("sql", sql);
   return sql;
 }

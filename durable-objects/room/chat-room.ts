@@ -3,37 +3,54 @@ import {
   CLOSE,
   parseClientFrame,
   type ClientFrame,
+  type HttpErrorCode,
   type Message,
   type PublishRequest,
   type Room,
   type User,
 } from "../../protocol/index.ts";
-import { createSql, type Sql } from "../../sql/db.ts";
+import type { Sql } from "../../sql/db.ts";
+import { createWorkerdSql } from "../../sql/workerd.ts";
+import { maxArchivedSeq, selectMessages } from "../../sql/queries.ts";
 import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
+import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
-import { FLUSH_DELAY_MS, flushOutbox } from "./outbox.ts";
+import { ArchiveUnavailable, readAfter, readBefore, type Archive } from "./history.ts";
+import { flushOutbox, outboxDueAt, withTimeout } from "./outbox.ts";
 import { MAX_STRIKES, newBucket, take, type TokenBucket } from "./rate-limit.ts";
-import { attachmentOf, close, send, Sessions, userTag, type Attachment } from "./sessions.ts";
+import { close, send, Sessions, userTag, type Attachment } from "./sessions.ts";
 import { RoomStore } from "./storage.ts";
 
-/** Messages replayed per resume before the client is told to page through history. */
+/** Messages replayed per resume; past it the client gets `resync_required` and pages history. */
 export const RESUME_MAX = 1000;
-const RESUME_PAGE = 200;
 const NO_DATABASE_RETRY_MS = 60_000;
+const GOAWAY_MIN_MS = 1000;
 
-/** A history query the room answers from its log. */
+/** A history query the room answers. */
 export interface HistoryRange {
   after?: number | undefined;
   before?: number | undefined;
   limit: number;
 }
 
+/** Why the room refused a call; the Worker maps it to the HTTP error of the same code. */
+export type RoomRefusal = Extract<HttpErrorCode, "database_unavailable" | "overloaded">;
+
+/** What `publish` answers. */
+export type PublishResult = { ok: true; message: Message; duplicate: boolean } | { ok: false; code: RoomRefusal };
+
+/** What `history` answers. */
+export type HistoryResult = { ok: true; messages: Message[] } | { ok: false; code: RoomRefusal };
+
+type Accepted = { kind: "stored"; message: Message } | { kind: "duplicate"; seq: number } | { kind: "overloaded" };
+
 /**
  * One chat room: holds its WebSockets (Hibernation API), orders messages with
  * a gapless `seq`, stores them in its SQLite before anyone sees them, and
- * copies them to PostgreSQL from an outbox driven by its alarm.
- * Entry points decode and dispatch; the work is in the small methods below.
+ * copies them to PostgreSQL from an outbox driven by its alarm. The same
+ * alarm closes sockets whose token ran out. Entry points decode and
+ * dispatch; the work is in the small methods below.
  */
 export class ChatRoom extends DurableObject<Env> {
   readonly #config: Config;
@@ -42,13 +59,15 @@ export class ChatRoom extends DurableObject<Env> {
   // In memory only: a bucket starts full again after the object wakes up.
   readonly #buckets = new WeakMap<WebSocket, TokenBucket>();
   #pg: Sql | undefined;
-  #alarmSet = false;
+  /** The alarm time as last set by this instance; undefined until read. */
+  #alarmAt: number | null | undefined;
+  #draining = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = readConfig(env);
     this.#store = new RoomStore(ctx.storage);
-    this.#sessions = new Sessions(ctx);
+    this.#sessions = new Sessions(ctx, this.#config);
     // Pings are answered by the runtime without waking a hibernated room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
   }
@@ -60,14 +79,20 @@ export class ChatRoom extends DurableObject<Env> {
       return new Response("room: expected a WebSocket handoff from the Worker", { status: 400 });
     }
     const { handoff, lastSeq } = parsed;
-    this.#store.saveRoom(handoff.room);
+    if (this.#draining) return refusal("overloaded", "room is shutting down; reconnect shortly");
+    if (!(await this.#ready(handoff.room))) {
+      return refusal("database_unavailable", "room cannot confirm its sequence with PostgreSQL yet");
+    }
     const firstTab = this.#sessions.open(handoff.user.id).length === 0;
-
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, [userTag(handoff.user.id)]);
-    const attachment: Attachment = { user: handoff.user, exp: handoff.exp, connectedAt: Date.now() };
-    server.serializeAttachment(attachment);
-
+    if (this.#config.maxConnections > 0 && openSockets() >= this.#config.maxConnections) {
+      // The Worker refuses before the upgrade; this catches a race past it.
+      this.#goaway(server, CLOSE.overloaded, "server at capacity");
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    this.#sessions.attach(server, { user: handoff.user, exp: handoff.exp, connectedAt: Date.now() });
+    this.#reportSockets();
     send(server, {
       type: "welcome",
       room: handoff.room,
@@ -76,7 +101,8 @@ export class ChatRoom extends DurableObject<Env> {
       presence: this.#sessions.presence(),
     });
     if (firstTab) this.#broadcastPresence("join", handoff.user, server);
-    if (lastSeq !== undefined) this.#replay(server, handoff.room.id, lastSeq);
+    if (lastSeq !== undefined) void this.#replay(server, handoff.room.id, lastSeq);
+    await this.#arm();
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -89,10 +115,14 @@ export class ChatRoom extends DurableObject<Env> {
       close(ws, CLOSE.tooBig, `frame larger than ${this.#config.maxFrameBytes} bytes`);
       return;
     }
-    const attachment = attachmentOf(ws);
+    const attachment = this.#sessions.attachment(ws);
     const room = this.#store.room;
     if (!attachment || !room) {
       close(ws, CLOSE.internal, "session state lost");
+      return;
+    }
+    if (Date.now() > attachment.exp * 1000 + this.#config.authGraceMs) {
+      close(ws, CLOSE.unauthorized, "token expired");
       return;
     }
     if (!this.#allow(ws)) return;
@@ -106,7 +136,7 @@ export class ChatRoom extends DurableObject<Env> {
     } catch (error) {
       // A bug or a storage failure: the frame was not applied (no ack), the
       // socket stays usable, and nothing internal reaches the client.
-      console.error(`room ${room.id}: ${parsed.value.type} failed: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(`room ${room.id}: ${parsed.value.type} failed: ${errorText(error)}`);
       send(ws, { type: "error", code: "internal", message: "internal error; retry" });
     }
   }
@@ -121,38 +151,40 @@ export class ChatRoom extends DurableObject<Env> {
     this.#left(ws);
   }
 
-  /** Copies the outbox to PostgreSQL, one batch per run, rescheduling until it is empty. */
+  /** Closes expired sockets, copies one outbox batch when due, and sets the next alarm. */
   override async alarm(): Promise<void> {
-    this.#alarmSet = false;
+    this.#alarmAt = null;
+    const now = Date.now();
+    this.#sessions.closeExpired(now);
     const room = this.#store.room;
-    if (!room || this.#store.outboxDepth === 0) return;
-    const pg = this.#database();
-    if (!pg) {
-      await this.#schedule(NO_DATABASE_RETRY_MS);
-      return;
-    }
-    const result = await flushOutbox(this.#store, pg, room.id, this.#config.outboxBatchSize);
-    if (result.ok) {
-      if (result.remaining > 0) await this.#schedule(0);
-      return;
-    }
-    console.error(`room ${room.id}: outbox copy failed (${result.failures} in a row): ${result.error}`);
-    await this.#schedule(result.retryInMs);
+    const due = outboxDueAt(this.#store, now);
+    if (room && due !== null && due <= now + 100) await this.#flush(room.id);
+    await this.#arm();
   }
 
   /** RPC: a message published over REST; the same path, order and dedupe as a WebSocket send. */
-  async publish(room: Room, user: User, input: PublishRequest): Promise<{ message: Message; duplicate: boolean }> {
-    this.#store.saveRoom(room);
-    return this.#accept(room.id, user, input.clientMsgId, input.body);
+  async publish(room: Room, user: User, input: PublishRequest): Promise<PublishResult> {
+    if (!(await this.#ready(room))) return { ok: false, code: "database_unavailable" };
+    const accepted = this.#accept(room.id, user, input.clientMsgId, input.body);
+    if (accepted.kind === "overloaded") return { ok: false, code: "overloaded" };
+    if (accepted.kind === "stored") return { ok: true, message: accepted.message, duplicate: false };
+    const original = await this.#message(room.id, accepted.seq);
+    return original ? { ok: true, message: original, duplicate: true } : { ok: false, code: "database_unavailable" };
   }
 
-  /** RPC: a page of history from the room's log, ascending. */
-  async history(room: Room, range: HistoryRange): Promise<Message[]> {
-    this.#store.saveRoom(room);
-    if (range.after !== undefined) {
-      return this.#store.range(room.id, range.after, Number.MAX_SAFE_INTEGER, range.limit);
+  /** RPC: a page of history, ascending, from the room's log and PostgreSQL beyond it. */
+  async history(room: Room, range: HistoryRange): Promise<HistoryResult> {
+    if (!(await this.#ready(room))) return { ok: false, code: "database_unavailable" };
+    try {
+      const messages =
+        range.after !== undefined
+          ? await readAfter(this.#store, this.#archive(room.id), room.id, range.after, range.limit)
+          : await readBefore(this.#store, this.#archive(room.id), room.id, range.before ?? this.#store.head + 1, range.limit);
+      return { ok: true, messages };
+    } catch (error) {
+      if (error instanceof ArchiveUnavailable) return { ok: false, code: "database_unavailable" };
+      throw error;
     }
-    return this.#store.latest(room.id, range.before ?? Number.MAX_SAFE_INTEGER, range.limit);
   }
 
   /** RPC for tests and operators: messages not yet copied to PostgreSQL. */
@@ -160,21 +192,39 @@ export class ChatRoom extends DurableObject<Env> {
     return this.#store.outboxDepth;
   }
 
+  /**
+   * RPC: shutdown or redeploy. Every socket gets `goaway` with a jittered
+   * delay and is closed 1012, so that clients do not all come back at once;
+   * new upgrades are refused until this object is restarted.
+   */
+  async drain(): Promise<number> {
+    this.#draining = true;
+    const sockets = this.#sessions.open();
+    for (const ws of sockets) this.#goaway(ws, CLOSE.serviceRestart, "server restarting");
+    this.#reportSockets();
+    return sockets.length;
+  }
+
   async #dispatch(ws: WebSocket, attachment: Attachment, room: Room, frame: ClientFrame): Promise<void> {
     switch (frame.type) {
       case "send": {
+        const accepted = this.#accept(room.id, attachment.user, frame.clientMsgId, frame.body);
+        if (accepted.kind === "overloaded") {
+          send(ws, { type: "error", code: "overloaded", message: "room cannot take messages now; retry later" });
+          return;
+        }
         // A duplicate is acked with the seq it was first stored under.
-        const { message } = this.#accept(room.id, attachment.user, frame.clientMsgId, frame.body);
-        send(ws, { type: "ack", clientMsgId: frame.clientMsgId, seq: message.seq });
+        const seq = accepted.kind === "stored" ? accepted.message.seq : accepted.seq;
+        send(ws, { type: "ack", clientMsgId: frame.clientMsgId, seq });
         return;
       }
       case "resume":
-        this.#replay(ws, room.id, frame.lastSeq);
+        await this.#replay(ws, room.id, frame.lastSeq);
         return;
       case "typing": {
         const user = { userId: attachment.user.id, username: attachment.user.username };
         for (const other of this.#sessions.open()) {
-          if (attachmentOf(other)?.user.id !== attachment.user.id) send(other, { type: "typing", user });
+          if (this.#sessions.attachment(other)?.user.id !== attachment.user.id) send(other, { type: "typing", user });
         }
         return;
       }
@@ -188,35 +238,46 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /**
-   * Stores a message (or finds the one this user already sent with this
-   * client id) and broadcasts a new one. The SQLite write happens before the
+   * Stores a message (or finds the seq this user's message with this client
+   * id got) and broadcasts a new one. The SQLite write happens before the
    * broadcast, and the output gate holds every frame until it is durable.
    */
-  #accept(roomId: string, user: User, clientMsgId: string, body: string): { message: Message; duplicate: boolean } {
-    const existing = this.#store.findByClientMsgId(roomId, user.id, clientMsgId);
-    if (existing) return { message: existing, duplicate: true };
+  #accept(roomId: string, user: User, clientMsgId: string, body: string): Accepted {
+    const seq = this.#store.findSent(user.id, clientMsgId);
+    if (seq !== null) return { kind: "duplicate", seq };
+    if (this.#store.outboxDepth >= this.#config.outboxMaxPending) return { kind: "overloaded" };
     const message = this.#store.append(roomId, user, clientMsgId, body);
     this.#sessions.broadcast({ type: "message", ...message });
-    void this.#schedule(FLUSH_DELAY_MS);
-    return { message, duplicate: false };
+    void this.#arm();
+    return { kind: "stored", message };
   }
 
-  /** Sends what a reconnecting client missed after `lastSeq`, up to {@link RESUME_MAX}. */
-  #replay(ws: WebSocket, roomId: string, lastSeq: number): void {
-    const head = this.#store.head;
-    if (lastSeq > head) {
+  /**
+   * Sends what a reconnecting client missed after `lastSeq`: up to
+   * {@link RESUME_MAX} messages from the log and PostgreSQL, then what was
+   * broadcast meanwhile. If that cannot close the gap (the cap, PostgreSQL
+   * unreachable, or a hole in the archive) the client gets `resync_required`
+   * with the first seq it lacks, never a silent hole.
+   */
+  async #replay(ws: WebSocket, roomId: string, lastSeq: number): Promise<void> {
+    if (lastSeq > this.#store.head) {
       // The client saw seqs this room does not have: its view cannot be trusted.
-      send(ws, { type: "resync_required", fromSeq: head + 1 });
+      send(ws, { type: "resync_required", fromSeq: this.#store.head + 1 });
       return;
     }
-    let cursor = lastSeq;
-    while (cursor < head && cursor - lastSeq < RESUME_MAX) {
-      const page = this.#store.range(roomId, cursor, Number.MAX_SAFE_INTEGER, Math.min(RESUME_PAGE, RESUME_MAX - (cursor - lastSeq)));
-      if (page.length === 0) break;
-      for (const message of page) send(ws, { type: "message", ...message });
-      cursor = page[page.length - 1]?.seq ?? head;
+    this.#sessions.hold(ws);
+    let messages: Message[] = [];
+    try {
+      messages = await readAfter(this.#store, this.#archive(roomId), roomId, lastSeq, RESUME_MAX);
+    } catch (error) {
+      if (!(error instanceof ArchiveUnavailable)) throw error;
     }
-    if (cursor < head) send(ws, { type: "resync_required", fromSeq: cursor + 1 });
+    for (const message of messages) this.#sessions.deliver(ws, JSON.stringify({ type: "message", ...message }));
+    const lastSent = messages.at(-1)?.seq ?? lastSeq;
+    if (lastSent < this.#store.head) send(ws, { type: "resync_required", fromSeq: lastSent + 1 });
+    for (const frame of this.#sessions.release(ws)) {
+      if (frame.type !== "message" || frame.seq > lastSent) this.#sessions.deliver(ws, JSON.stringify(frame));
+    }
   }
 
   async #reauthenticate(ws: WebSocket, attachment: Attachment, token: string): Promise<void> {
@@ -225,7 +286,7 @@ export class ChatRoom extends DurableObject<Env> {
       send(ws, { type: "error", code: "unauthorized", message: "token refused" });
       return;
     }
-    ws.serializeAttachment({ ...attachment, exp: verified.identity.exp } satisfies Attachment);
+    this.#sessions.attach(ws, { ...attachment, exp: verified.identity.exp });
   }
 
   /** Applies the per-socket rate limit; closes with 4429 when the client keeps pushing. */
@@ -246,12 +307,98 @@ export class ChatRoom extends DurableObject<Env> {
     return false;
   }
 
+  /**
+   * Before the first message of this object's storage: continue after the
+   * highest seq PostgreSQL holds for the room, so that a room whose SQLite is
+   * new (a fresh node, a lost disk) never reuses a seq. While PostgreSQL
+   * cannot answer, the room refuses work rather than guess.
+   */
+  async #ready(room: Room): Promise<boolean> {
+    this.#store.saveRoom(room);
+    if (this.#store.headChecked) return true;
+    const pg = this.#database();
+    if (!pg) {
+      this.#store.adoptArchivedHead(0);
+      return true;
+    }
+    await this.ctx.blockConcurrencyWhile(async () => {
+      if (this.#store.headChecked) return;
+      try {
+        const archived = await withTimeout(maxArchivedSeq(pg, room.id), this.#config.databaseTimeoutMs, "head check");
+        this.#store.adoptArchivedHead(archived);
+      } catch (error) {
+        console.error(`room ${room.id}: cannot read the archived head: ${errorText(error)}`);
+      }
+    });
+    return this.#store.headChecked;
+  }
+
+  async #flush(roomId: string): Promise<void> {
+    const pg = this.#database();
+    if (!pg) {
+      this.#store.setCounter("outbox_retry_at", Date.now() + NO_DATABASE_RETRY_MS);
+      return;
+    }
+    const result = await flushOutbox(this.#store, pg, roomId, {
+      batchSize: this.#config.outboxBatchSize,
+      timeoutMs: this.#config.databaseTimeoutMs,
+    });
+    if (result.ok) {
+      this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
+      return;
+    }
+    // A hung connection may never answer; start over with a new client.
+    this.#pg = undefined;
+    console.error(`room ${roomId}: outbox copy failed (${result.failures} in a row): ${result.error}`);
+  }
+
+  /** Sets the alarm for the earliest of: the next outbox copy, the next token expiry. */
+  async #arm(): Promise<void> {
+    const now = Date.now();
+    const candidates = [outboxDueAt(this.#store, now), this.#sessions.nextExpiry()].filter((t): t is number => t !== null);
+    if (candidates.length === 0) return;
+    const target = Math.min(...candidates);
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt !== null && this.#alarmAt <= target) return;
+    this.#alarmAt = target;
+    await this.ctx.storage.setAlarm(target);
+  }
+
+  async #message(roomId: string, seq: number): Promise<Message | null> {
+    const fromLog = this.#store.get(roomId, seq);
+    if (fromLog) return fromLog;
+    try {
+      const [archived] = await readAfter(this.#store, this.#archive(roomId), roomId, seq - 1, 1);
+      return archived?.seq === seq ? archived : null;
+    } catch {
+      return null;
+    }
+  }
+
+  #archive(roomId: string): Archive | null {
+    const pg = this.#database();
+    if (!pg) return null;
+    return (range) => withTimeout(selectMessages(pg, roomId, range), this.#config.databaseTimeoutMs, "archive read");
+  }
+
+  #goaway(ws: WebSocket, code: number, reason: string): void {
+    const retryAfterMs = GOAWAY_MIN_MS + Math.floor(Math.random() * this.#config.reconnectSpreadMs);
+    send(ws, { type: "goaway", retryAfterMs });
+    close(ws, code, reason);
+  }
+
   #left(ws: WebSocket): void {
-    const attachment = attachmentOf(ws);
+    this.#reportSockets();
+    const attachment = this.#sessions.attachment(ws);
     if (!attachment) return;
     if (this.#sessions.open(attachment.user.id, ws).length === 0) {
       this.#broadcastPresence("leave", attachment.user, ws);
     }
+  }
+
+  #reportSockets(): void {
+    const room = this.#store.room;
+    if (room) reportRoomSockets(room.id, this.#sessions.open().length);
   }
 
   #broadcastPresence(event: "join" | "leave", user: User, exclude: WebSocket): void {
@@ -261,18 +408,20 @@ export class ChatRoom extends DurableObject<Env> {
     );
   }
 
-  async #schedule(delayMs: number): Promise<void> {
-    if (this.#alarmSet && delayMs > 0) return;
-    this.#alarmSet = true;
-    const current = await this.ctx.storage.getAlarm();
-    const at = Date.now() + delayMs;
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
-  }
-
   #database(): Sql | undefined {
-    if (!this.#pg && this.#config.databaseUrl) this.#pg = createSql(this.#config.databaseUrl);
+    // A short idle timeout: an open connection would keep the room from
+    // hibernating, and the room needs PostgreSQL only now and then.
+    if (!this.#pg && this.#config.databaseUrl) this.#pg = createWorkerdSql(this.#config.databaseUrl, { idleTimeout: 2 });
     return this.#pg;
   }
+}
+
+function refusal(code: RoomRefusal, message: string): Response {
+  return Response.json({ error: { code, message } }, { status: 503, headers: { "Retry-After": "5" } });
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** UTF-8 length of `text`, counting only as far as needed to exceed `limit`. */

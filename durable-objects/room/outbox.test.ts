@@ -1,12 +1,12 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createSql } from "../../sql/db.ts";
+import { createWorkerdSql } from "../../sql/workerd.ts";
 import { insertMessages } from "../../sql/queries.ts";
 import { connect, createRoom, signUp } from "../../test/support/api.ts";
 import { backoffMs } from "./outbox.ts";
 
 // One client per file; not ended (see docs/decisions.md on sql.end() in workerd).
-const pg = createSql(env.DATABASE_URL);
+const pg = createWorkerdSql(env.DATABASE_URL);
 
 async function archived(roomId: string): Promise<{ seq: number; body: string }[]> {
   const rows = await pg<{ seq: string; body: string }[]>`SELECT seq, body FROM messages WHERE room_id = ${roomId} ORDER BY seq`;
@@ -38,7 +38,8 @@ describe("outbox to PostgreSQL", () => {
     // Copy the same rows again, as a retry after a lost commit reply would.
     const room = { id: roomId, name: roomId, type: "public" as const, createdAt: new Date().toISOString() };
     const again = await stub.history(room, { after: 0, limit: 10 });
-    expect(await insertMessages(pg, again)).toBe(0);
+    if (!again.ok) throw new Error(again.code);
+    expect(await insertMessages(pg, again.messages)).toBe(0);
     expect(await archived(roomId)).toEqual([{ seq: 1, body: "once" }]);
     client.close();
   });

@@ -7,36 +7,64 @@ export const FLUSH_DELAY_MS = 100;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const FAILURES_KEY = "outbox_failures";
+const RETRY_AT_KEY = "outbox_retry_at";
 
 /** What one flush did. */
 export type FlushResult =
   | { ok: true; copied: number; remaining: number }
   | { ok: false; failures: number; retryInMs: number; error: string };
 
-/** Exponential backoff with full jitter in its upper half: 0.5–1 × min(max, base·2^(n-1)). */
+/** Exponential backoff with jitter in its upper half: 0.5–1 × min(max, base·2^(n-1)). */
 export function backoffMs(failures: number, random: () => number = Math.random): number {
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
   return Math.round(ceiling * (0.5 + random() / 2));
+}
+
+/** Rejects after `ms`; a call that hangs (packets swallowed) must not hold the outbox forever. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** When the outbox should next be copied (ms since the epoch); null when it is empty. */
+export function outboxDueAt(store: RoomStore, now: number): number | null {
+  if (store.outboxDepth === 0) return null;
+  const retryAt = store.counter(RETRY_AT_KEY);
+  return retryAt > now ? retryAt : now + FLUSH_DELAY_MS;
 }
 
 /**
  * Copies the oldest batch of the outbox to PostgreSQL, in seq order. The
  * insert skips rows already there, so a batch whose reply was lost is simply
  * copied again. Entries leave the outbox only after PostgreSQL committed them.
+ * A failure records the next attempt's time in the room's storage, so that
+ * backoff survives eviction.
  */
-export async function flushOutbox(store: RoomStore, pg: Sql, roomId: string, batchSize: number): Promise<FlushResult> {
-  const batch = store.outboxBatch(roomId, batchSize);
+export async function flushOutbox(
+  store: RoomStore,
+  pg: Sql,
+  roomId: string,
+  options: { batchSize: number; timeoutMs: number; now?: () => number },
+): Promise<FlushResult> {
+  const now = options.now ?? Date.now;
+  const batch = store.outboxBatch(roomId, options.batchSize);
   const last = batch.at(-1);
   if (!last) return { ok: true, copied: 0, remaining: 0 };
   try {
-    await insertMessages(pg, batch);
+    await withTimeout(insertMessages(pg, batch), options.timeoutMs, "outbox copy");
   } catch (error) {
     const failures = store.counter(FAILURES_KEY) + 1;
+    const retryInMs = backoffMs(failures);
     store.setCounter(FAILURES_KEY, failures);
+    store.setCounter(RETRY_AT_KEY, now() + retryInMs);
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, failures, retryInMs: backoffMs(failures), error: message };
+    return { ok: false, failures, retryInMs, error: message };
   }
   store.markCopied(last.seq);
   store.setCounter(FAILURES_KEY, 0);
+  store.setCounter(RETRY_AT_KEY, 0);
   return { ok: true, copied: batch.length, remaining: store.outboxDepth };
 }

@@ -1,4 +1,4 @@
-import { encodeServerFrame, type PresenceUser, type ServerFrame, type User } from "../../protocol/index.ts";
+import { CLOSE, encodeServerFrame, type PresenceUser, type ServerFrame, type User } from "../../protocol/index.ts";
 
 /** What each hibernatable socket carries across evictions. */
 export interface Attachment {
@@ -13,10 +13,9 @@ export function userTag(userId: string): string {
   return `user:${userId}`;
 }
 
-/** Reads a socket's attachment; null for a socket without one. */
-export function attachmentOf(ws: WebSocket): Attachment | null {
+function readAttachment(ws: WebSocket): Attachment | null {
   const value: unknown = ws.deserializeAttachment();
-  if (typeof value !== "object" || value === null || !("user" in value)) return null;
+  if (typeof value !== "object" || value === null || !("user" in value) || !("exp" in value)) return null;
   return value as Attachment;
 }
 
@@ -25,15 +24,47 @@ function isOpen(ws: WebSocket): boolean {
   return ws.readyState === WebSocket.READY_STATE_OPEN;
 }
 
+/** Limits the room enforces on every socket it writes to. */
+export interface SendLimits {
+  /** Grace after the token's `exp` before the socket is closed 4401. */
+  authGraceMs: number;
+  /** Bytes queued to one socket before it is closed 4001. */
+  sendBufferMaxBytes: number;
+}
+
+/** Frames held for one socket while its resume is being read. */
+const MAX_HELD_FRAMES = 5000;
+
 /**
  * The sockets this room holds and the presence derived from them. A thin view
- * over `ctx.getWebSockets()`, so it is right after the object hibernates.
+ * over `ctx.getWebSockets()`, so it is right after the object hibernates;
+ * attachments are cached in memory once read.
  */
 export class Sessions {
   readonly #ctx: DurableObjectState;
+  readonly #limits: SendLimits;
+  readonly #attachments = new WeakMap<WebSocket, Attachment>();
+  readonly #held = new Map<WebSocket, ServerFrame[]>();
 
-  constructor(ctx: DurableObjectState) {
+  constructor(ctx: DurableObjectState, limits: SendLimits) {
     this.#ctx = ctx;
+    this.#limits = limits;
+  }
+
+  /** A socket's identity and token expiry; null for a socket without one. */
+  attachment(ws: WebSocket): Attachment | null {
+    let attachment = this.#attachments.get(ws);
+    if (!attachment) {
+      attachment = readAttachment(ws) ?? undefined;
+      if (attachment) this.#attachments.set(ws, attachment);
+    }
+    return attachment ?? null;
+  }
+
+  /** Stores a socket's attachment durably (it survives hibernation) and in memory. */
+  attach(ws: WebSocket, attachment: Attachment): void {
+    ws.serializeAttachment(attachment);
+    this.#attachments.set(ws, attachment);
   }
 
   /** Open sockets, optionally of one user, except `exclude`. */
@@ -46,7 +77,7 @@ export class Sessions {
   presence(): PresenceUser[] {
     const seen = new Map<string, PresenceUser>();
     for (const ws of this.open()) {
-      const attachment = attachmentOf(ws);
+      const attachment = this.attachment(ws);
       if (attachment && !seen.has(attachment.user.id)) {
         seen.set(attachment.user.id, { userId: attachment.user.id, username: attachment.user.username });
       }
@@ -54,10 +85,79 @@ export class Sessions {
     return [...seen.values()];
   }
 
-  /** Sends a frame to every open socket except `exclude`; a socket that fails is skipped. */
-  broadcast(frame: ServerFrame, exclude?: WebSocket): void {
+  /** When the next socket's token runs out (ms since the epoch, grace included); null with no sockets. */
+  nextExpiry(): number | null {
+    let next: number | null = null;
+    for (const ws of this.open()) {
+      const attachment = this.attachment(ws);
+      if (!attachment) continue;
+      const due = attachment.exp * 1000 + this.#limits.authGraceMs;
+      if (next === null || due < next) next = due;
+    }
+    return next;
+  }
+
+  /** Closes 4401 every socket whose token ran out more than the grace ago. Returns how many. */
+  closeExpired(now: number): number {
+    let closed = 0;
+    for (const ws of this.open()) {
+      if (this.#expired(ws, now)) {
+        close(ws, CLOSE.unauthorized, "token expired");
+        closed += 1;
+      }
+    }
+    return closed;
+  }
+
+  /**
+   * Sends a frame to every open socket except `exclude`. A socket whose token
+   * ran out gets nothing more (it is closed 4401); one that cannot keep up is
+   * closed 4001 so that the room's memory stays bounded. Returns deliveries.
+   */
+  broadcast(frame: ServerFrame, exclude?: WebSocket): number {
     const text = encodeServerFrame(frame);
-    for (const ws of this.open(undefined, exclude)) sendText(ws, text);
+    const now = Date.now();
+    let delivered = 0;
+    for (const ws of this.open(undefined, exclude)) {
+      if (this.#expired(ws, now)) {
+        close(ws, CLOSE.unauthorized, "token expired");
+        continue;
+      }
+      const held = this.#held.get(ws);
+      if (held) {
+        if (held.length >= MAX_HELD_FRAMES) close(ws, CLOSE.slowConsumer, "slow consumer; reconnect and resume");
+        else held.push(frame);
+        continue;
+      }
+      if (this.deliver(ws, text)) delivered += 1;
+    }
+    return delivered;
+  }
+
+  /** Sends text to one socket unless its send buffer is over budget, in which case it is closed 4001. */
+  deliver(ws: WebSocket, text: string): boolean {
+    if (ws.bufferedAmount > this.#limits.sendBufferMaxBytes) {
+      close(ws, CLOSE.slowConsumer, "slow consumer; reconnect and resume");
+      return false;
+    }
+    return sendText(ws, text);
+  }
+
+  /** Holds broadcasts to `ws` until {@link release}, while a resume for it is read. */
+  hold(ws: WebSocket): void {
+    if (!this.#held.has(ws)) this.#held.set(ws, []);
+  }
+
+  /** Stops holding and returns what was held, in order. */
+  release(ws: WebSocket): ServerFrame[] {
+    const held = this.#held.get(ws) ?? [];
+    this.#held.delete(ws);
+    return held;
+  }
+
+  #expired(ws: WebSocket, now: number): boolean {
+    const attachment = this.attachment(ws);
+    return attachment !== null && now > attachment.exp * 1000 + this.#limits.authGraceMs;
   }
 }
 
@@ -66,11 +166,13 @@ export function send(ws: WebSocket, frame: ServerFrame): void {
   sendText(ws, encodeServerFrame(frame));
 }
 
-function sendText(ws: WebSocket, text: string): void {
+function sendText(ws: WebSocket, text: string): boolean {
   try {
     ws.send(text);
+    return true;
   } catch {
     // The peer is gone; webSocketClose will account for it.
+    return false;
   }
 }
 

@@ -11,17 +11,20 @@ type MessageRow = {
 };
 
 const COLUMNS = "seq, id, user_id, username, body, client_msg_id, created_at";
+const M_COLUMNS = COLUMNS.split(", ").map((c) => `m.${c}`).join(", ");
 
 /**
- * The room's own SQLite: the message log (the room's source of truth for
- * order), the outbox of messages not yet copied to PostgreSQL, and metadata.
- * Every method is synchronous; SQLite writes are covered by the output gate,
- * so nothing sent after a write leaves the object before the write is durable.
+ * The room's own SQLite: the message log (the source of truth for order),
+ * the outbox of messages not yet copied to PostgreSQL, the dedupe window of
+ * client message ids, and metadata. Every method is synchronous; SQLite
+ * writes are covered by the output gate, so nothing sent after a write leaves
+ * the object before the write is durable.
  */
 export class RoomStore {
   readonly #sql: SqlStorage;
   readonly #storage: DurableObjectStorage;
   #head: number;
+  #outboxDepth: number;
   // Read on every frame, so kept in memory once loaded.
   #room: Room | null | undefined;
 
@@ -38,17 +41,49 @@ export class RoomStore {
         username TEXT NOT NULL,
         body TEXT NOT NULL,
         client_msg_id TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        UNIQUE (user_id, client_msg_id)
+        created_at TEXT NOT NULL
       );
       CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS sent (
+        user_id TEXT NOT NULL,
+        client_msg_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (user_id, client_msg_id)
+      );
+      CREATE INDEX IF NOT EXISTS sent_at ON sent (at_ms);
     `);
-    this.#head = this.#sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM messages").one().head ?? 0;
+    // The head lives in meta as well: pruning may empty the log, and a seq
+    // must never be handed out twice.
+    const logHead = this.#sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM messages").one().head ?? 0;
+    this.#head = Math.max(logHead, this.counter("head"));
+    this.#outboxDepth = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
   }
 
-  /** The highest seq stored, 0 for an empty room. */
+  /** The highest seq handed out, 0 for an empty room. */
   get head(): number {
     return this.#head;
+  }
+
+  /** The lowest seq still in the log; `head + 1` when the log is empty. */
+  get floor(): number {
+    return this.#sql.exec<{ floor: number | null }>("SELECT min(seq) AS floor FROM messages").one().floor ?? this.#head + 1;
+  }
+
+  /** True once the head was reconciled with PostgreSQL's archive (see ChatRoom#ready). */
+  get headChecked(): boolean {
+    return this.counter("head_checked") === 1;
+  }
+
+  /** Continues after `archivedHead` when PostgreSQL knows more than this storage. */
+  adoptArchivedHead(archivedHead: number): void {
+    this.#storage.transactionSync(() => {
+      if (archivedHead > this.#head) {
+        this.#head = archivedHead;
+        this.setCounter("head", archivedHead);
+      }
+      this.setCounter("head_checked", 1);
+    });
   }
 
   /** The room this object serves, once the Worker has told it. */
@@ -71,16 +106,22 @@ export class RoomStore {
     );
   }
 
-  /** The message this user already sent with this client id, if any. */
-  findByClientMsgId(roomId: string, userId: string, clientMsgId: string): Message | null {
+  /** The seq this user's message with this client id got, within the dedupe window. */
+  findSent(userId: string, clientMsgId: string): number | null {
     const row = this.#sql
-      .exec<MessageRow>(`SELECT ${COLUMNS} FROM messages WHERE user_id = ? AND client_msg_id = ?`, userId, clientMsgId)
+      .exec<{ seq: number }>("SELECT seq FROM sent WHERE user_id = ? AND client_msg_id = ?", userId, clientMsgId)
       .toArray()[0];
+    return row?.seq ?? null;
+  }
+
+  /** One message from the log, if it is still there. */
+  get(roomId: string, seq: number): Message | null {
+    const row = this.#sql.exec<MessageRow>(`SELECT ${COLUMNS} FROM messages WHERE seq = ?`, seq).toArray()[0];
     return row ? toMessage(roomId, row) : null;
   }
 
-  /** Stores a new message with the next seq, and queues it for PostgreSQL, in one transaction. */
-  append(roomId: string, user: User, clientMsgId: string, body: string): Message {
+  /** Stores a new message with the next seq, queues it for PostgreSQL and remembers its client id, in one transaction. */
+  append(roomId: string, user: User, clientMsgId: string, body: string, now = Date.now()): Message {
     const message: Message = {
       seq: this.#head + 1,
       id: crypto.randomUUID(),
@@ -89,7 +130,7 @@ export class RoomStore {
       username: user.username,
       body,
       clientMsgId,
-      createdAt: new Date().toISOString(),
+      createdAt: new Date(now).toISOString(),
     };
     this.#storage.transactionSync(() => {
       this.#sql.exec(
@@ -103,13 +144,22 @@ export class RoomStore {
         message.createdAt,
       );
       this.#sql.exec("INSERT INTO outbox (seq) VALUES (?)", message.seq);
+      this.#sql.exec(
+        "INSERT OR REPLACE INTO sent (user_id, client_msg_id, seq, at_ms) VALUES (?, ?, ?, ?)",
+        message.userId,
+        message.clientMsgId,
+        message.seq,
+        now,
+      );
+      this.setCounter("head", message.seq);
     });
     // Only after the transaction committed: a failed write leaves no gap.
     this.#head = message.seq;
+    this.#outboxDepth += 1;
     return message;
   }
 
-  /** Messages with afterSeq < seq < beforeSeq, ascending, at most `limit`. */
+  /** Log messages with afterSeq < seq < beforeSeq, ascending, at most `limit`. */
   range(roomId: string, afterSeq: number, beforeSeq: number, limit: number): Message[] {
     return this.#sql
       .exec<MessageRow>(
@@ -122,7 +172,7 @@ export class RoomStore {
       .map((row) => toMessage(roomId, row));
   }
 
-  /** The newest `limit` messages before `beforeSeq`, ascending. */
+  /** The newest `limit` log messages before `beforeSeq`, ascending. */
   latest(roomId: string, beforeSeq: number, limit: number): Message[] {
     return this.#sql
       .exec<MessageRow>(`SELECT ${COLUMNS} FROM messages WHERE seq < ? ORDER BY seq DESC LIMIT ?`, beforeSeq, limit)
@@ -134,32 +184,45 @@ export class RoomStore {
   /** The oldest messages still waiting for PostgreSQL, ascending. */
   outboxBatch(roomId: string, limit: number): Message[] {
     return this.#sql
-      .exec<MessageRow>(
-        `SELECT ${COLUMNS.split(", ").map((c) => `m.${c}`).join(", ")}
-         FROM outbox o JOIN messages m ON m.seq = o.seq ORDER BY o.seq LIMIT ?`,
-        limit,
-      )
+      .exec<MessageRow>(`SELECT ${M_COLUMNS} FROM outbox o JOIN messages m ON m.seq = o.seq ORDER BY o.seq LIMIT ?`, limit)
       .toArray()
       .map((row) => toMessage(roomId, row));
   }
 
   /** Drops outbox entries up to and including `seq` once PostgreSQL holds them. */
   markCopied(seq: number): void {
-    this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", seq);
+    const removed = this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", seq).rowsWritten;
+    this.#outboxDepth = Math.max(0, this.#outboxDepth - removed);
   }
 
   /** Messages still waiting for PostgreSQL. */
   get outboxDepth(): number {
-    return this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+    return this.#outboxDepth;
   }
 
-  /** Reads a numeric counter from meta (0 when unset). */
+  /**
+   * Applies retention: drops copied messages beyond the newest `count` or
+   * older than `ageMs`, and client ids older than the dedupe window. A message
+   * still in the outbox is never dropped. Returns the messages dropped.
+   */
+  prune(now: number, retention: { count: number; ageMs: number }, dedupeWindowMs: number): number {
+    const cutoff = new Date(now - retention.ageMs).toISOString();
+    const dropped = this.#sql.exec(
+      `DELETE FROM messages WHERE seq NOT IN (SELECT seq FROM outbox) AND (seq <= ? OR created_at < ?)`,
+      this.#head - retention.count,
+      cutoff,
+    ).rowsWritten;
+    this.#sql.exec("DELETE FROM sent WHERE at_ms < ?", now - dedupeWindowMs);
+    return dropped;
+  }
+
+  /** Reads a numeric value from meta (0 when unset). */
   counter(key: string): number {
     const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
     return row ? Number(row.value) : 0;
   }
 
-  /** Writes a numeric counter to meta. */
+  /** Writes a numeric value to meta. */
   setCounter(key: string, value: number): void {
     this.#sql.exec(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

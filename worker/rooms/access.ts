@@ -1,5 +1,5 @@
 import { ROOM_ID_PATTERN } from "../../protocol/index.ts";
-import type { ChatRoom } from "../../durable-objects/room/chat-room.ts";
+import type { ChatRoom, RoomRefusal } from "../../durable-objects/room/chat-room.ts";
 import { findRoomAccess, type RoomAccess } from "../../sql/queries.ts";
 import { database, type AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
@@ -21,4 +21,11 @@ export async function visibleRoom(c: AppContext, roomId: string): Promise<RoomAc
 /** The room's Durable Object, reached only through its binding and RPC type. */
 export function roomStub(env: Env, roomId: string): DurableObjectStub<ChatRoom> {
   return env.ROOMS.get(env.ROOMS.idFromName(roomId));
+}
+
+/** The HTTP error for a room's refusal. */
+export function roomRefusal(code: RoomRefusal): ApiError {
+  return code === "overloaded"
+    ? new ApiError("overloaded", "room cannot take messages now; retry later")
+    : new ApiError("database_unavailable", "database unavailable, retry later");
 }

@@ -13,7 +13,7 @@ import { findUserByUsername, insertMember, insertRoom, listRoomsFor } from "../.
 import { requireUser } from "../auth/middleware.ts";
 import { configOf, database, readBody, validate, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
-import { roomStub, visibleRoom } from "./access.ts";
+import { roomRefusal, roomStub, visibleRoom } from "./access.ts";
 import { upgradeRoute } from "./ws.ts";
 
 /** `/rooms/*`: create, list, get, members, history, publish and the WebSocket upgrade. */
@@ -52,12 +52,14 @@ export const roomRoutes = new Hono<AppEnv>()
   .get("/:id/messages", async (c) => {
     const query = validate(HistoryQuery, c.req.query());
     const { room } = await visibleRoom(c, c.req.param("id"));
-    const messages = await roomStub(c.env, room.id).history(room, query);
-    return c.json({ messages } satisfies MessagesResponse);
+    const result = await roomStub(c.env, room.id).history(room, query);
+    if (!result.ok) throw roomRefusal(result.code);
+    return c.json({ messages: result.messages } satisfies MessagesResponse);
   })
   .post("/:id/messages", async (c) => {
     const input = await readBody(c, publishRequest(configOf(c).maxBodyChars));
     const { room } = await visibleRoom(c, c.req.param("id"));
-    const { message } = await roomStub(c.env, room.id).publish(room, c.get("user"), input);
-    return c.json({ message } satisfies MessageResponse, 201);
+    const result = await roomStub(c.env, room.id).publish(room, c.get("user"), input);
+    if (!result.ok) throw roomRefusal(result.code);
+    return c.json({ message: result.message } satisfies MessageResponse, 201);
   });

@@ -1,6 +1,7 @@
 import type { Handler } from "hono";
 import { z } from "zod";
 import type { User } from "../../protocol/index.ts";
+import { openSockets } from "../../durable-objects/room/capacity.ts";
 import { handoffRequest } from "../../durable-objects/room/handoff.ts";
 import { consumeTicket } from "../../sql/queries.ts";
 import { signingKey, verifyToken } from "../auth/jwt.ts";
@@ -27,6 +28,9 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   const origin = c.req.header("Origin");
   if (origin && !originAllowed(origin, config.allowedOrigins)) {
     throw new ApiError("origin_not_allowed", "origin not allowed");
+  }
+  if (config.maxConnections > 0 && openSockets() >= config.maxConnections) {
+    throw new ApiError("overloaded", "server at capacity; retry shortly");
   }
   const query = validate(UpgradeQuery, c.req.query());
   const { user, exp } = await authenticate(c, query.ticket);
