@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { TEST_JWT_SECRET } from "./test/support/tokens.ts";
 
 // Two projects share one database started by test/global-setup.ts:
 // "workers" runs inside workerd against the real wrangler.toml; "node" holds
@@ -15,11 +16,15 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 DATABASE_URL: inject<string>("databaseUrl"),
-                JWT_SECRET: "test-secret-test-secret-test-secret",
+                JWT_SECRET: TEST_JWT_SECRET,
                 // Above the defaults (10/s, burst 20) so that ordering tests can
                 // send 100 frames at once; the limiter test sends past these.
                 RATE_LIMIT_PER_SECOND: "100",
                 RATE_LIMIT_BURST: "200",
+                // Small enough that tests reach past the room log into PostgreSQL.
+                ROOM_LOG_RETENTION: "20,7d",
+                // Short, so that token expiry on open sockets is testable.
+                AUTH_GRACE: "2s",
               },
             },
           })),
