@@ -1,7 +1,8 @@
 // `npm start`: the whole service on one machine. Without DATABASE_URL it
 // starts the embedded PostgreSQL (PGlite) under .data/, migrates it, then
 // runs the Worker and its rooms in workerd through `wrangler dev`.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-pg.ts";
@@ -27,7 +28,29 @@ const PASSTHROUGH = [
   "RATE_LIMIT_PER_SECOND",
   "RATE_LIMIT_BURST",
   "OUTBOX_BATCH_SIZE",
+  "OUTBOX_MAX_PENDING",
+  "ROOM_LOG_RETENTION",
+  "DEDUPE_WINDOW",
+  "AUTH_GRACE",
+  "SEND_BUFFER_MAX_BYTES",
+  "MAX_CONNECTIONS",
+  "RECONNECT_SPREAD",
+  "DATABASE_TIMEOUT",
 ];
+
+/**
+ * workerd holds about two descriptors per WebSocket and dies when accept()
+ * runs out of them, so the default cap leaves room for the runtime's own.
+ */
+function derivedMaxConnections(): number {
+  try {
+    const limit = Number(execFileSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).trim());
+    if (Number.isFinite(limit) && limit > 0) return Math.max(1, Math.floor((limit - 512) / 2));
+  } catch {
+    // Fall through to a conservative default.
+  }
+  return 500;
+}
 
 const port = process.env.PORT ?? "8787";
 const host = process.env.HOST ?? "127.0.0.1";
@@ -71,6 +94,14 @@ const args = [
 if (process.env.ALLOWED_ORIGINS === undefined && port !== "8787") {
   args.push("--var", `ALLOWED_ORIGINS:http://localhost:${port},http://127.0.0.1:${port}`);
 }
+if (process.env.MAX_CONNECTIONS === undefined) {
+  const max = derivedMaxConnections();
+  args.push("--var", `MAX_CONNECTIONS:${max}`);
+  console.log(`roomcast: MAX_CONNECTIONS=${max} (from the open-file limit)`);
+}
+// Lets this supervisor drain the rooms before it stops the runtime.
+const drainToken = process.env.DRAIN_TOKEN ?? randomBytes(24).toString("hex");
+args.push("--var", `DRAIN_TOKEN:${drainToken}`);
 for (const key of PASSTHROUGH) {
   const value = process.env[key];
   if (value !== undefined) args.push("--var", `${key}:${value}`);
@@ -82,11 +113,27 @@ const child = spawn(process.execPath, args, {
   env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
 });
 
+/** Asks the rooms to send `goaway` and close 1012 before the runtime stops. */
+async function drain(): Promise<void> {
+  try {
+    const response = await fetch(`http://${host}:${port}/internal/drain`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${drainToken}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    const body = (await response.json()) as { rooms?: number; sockets?: number };
+    console.log(`roomcast: drained ${body.sockets ?? 0} sockets in ${body.rooms ?? 0} rooms`);
+  } catch (error) {
+    console.error(`roomcast: drain failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
+    if (stopping) return;
     stopping = true;
-    child.kill(signal);
+    void drain().finally(() => child.kill(signal));
   });
 }
 child.on("exit", async (code, signal) => {

@@ -38,7 +38,8 @@ describe("PostgreSQL outage", () => {
     await migrate(migrator, await loadMigrations());
     await migrator.end({ timeout: 2 });
     // A burst above the default 20 so that the test can send 25 frames at once.
-    server = await startServer({ DATABASE_URL: database.url, RATE_LIMIT_BURST: "100" });
+    // The outbox holds at most 20, so the outage fills it.
+    server = await startServer({ DATABASE_URL: database.url, RATE_LIMIT_BURST: "100", OUTBOX_MAX_PENDING: "20" });
     const base = server.base;
 
     await http(base, "/auth/register", { json: { username: "outage-user", password: "password-123" } });
@@ -56,6 +57,11 @@ describe("PostgreSQL outage", () => {
     for (let i = 1; i <= 20; i++) peer.send({ type: "send", clientMsgId: `during-${i}`, body: `during ${i}` });
     const acks = await peer.waitFor("ack", 25, 15_000);
     expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    // A full outbox refuses, visibly and without an ack, rather than grow without bound.
+    for (let i = 1; i <= 3; i++) peer.send({ type: "send", clientMsgId: `over-${i}`, body: `over ${i}` });
+    const refusals = await peer.waitFor("error", 3);
+    expect(refusals.map((e) => e.code)).toEqual(["overloaded", "overloaded", "overloaded"]);
+    expect(peer.of("ack")).toHaveLength(25);
 
     const ready = await http(base, "/readyz");
     expect(ready.status).toBe(503);
@@ -69,6 +75,8 @@ describe("PostgreSQL outage", () => {
     database = await startEmbeddedPostgres({ dataDir, port });
     await waitUntil(async () => (await countArchived(database!.url, "outage")) === 25, "the outbox to drain", 60_000);
     expect((await http(base, "/readyz")).status).toBe(200);
+    for (let i = 1; i <= 3; i++) peer.send({ type: "send", clientMsgId: `over-${i}`, body: `over ${i}` });
+    expect((await peer.waitFor("ack", 28)).slice(25).map((a) => a.seq)).toEqual([26, 27, 28]);
     peer.close();
   });
 });

@@ -20,6 +20,19 @@ export async function http(
   return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null, headers: response.headers };
 }
 
+/** An upgrade the server answered with an HTTP status instead of 101. */
+export class UpgradeRefused extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  constructor(status: number, headers: Record<string, string | string[] | undefined>, body: string) {
+    super(`upgrade refused: ${status} ${body}`);
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
+}
+
 /** A WebSocket peer that records parsed frames. */
 export class Peer {
   readonly frames: ServerFrame[] = [];
@@ -44,7 +57,11 @@ export class Peer {
       const ws = new WebSocket(url, { headers });
       const peer = new Peer(ws);
       ws.once("open", () => resolve(peer));
-      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => reject(new UpgradeRefused(res.statusCode ?? 0, res.headers, body)));
+      });
       ws.once("error", reject);
     });
   }

@@ -24,7 +24,10 @@ export interface RunningServer {
   base: string;
   dataDir: string;
   output: () => string;
+  /** SIGTERM, as an operator stops it: rooms are drained first. */
   stop(): Promise<void>;
+  /** `kill -9` of the supervisor, wrangler and workerd at once. */
+  kill9(): Promise<void>;
 }
 
 /** The script `npm start` runs, read from package.json so that the tests follow it. */
@@ -57,13 +60,23 @@ export async function startServer(env: Record<string, string | undefined> = {}):
   child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
   const base = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  // SIGTERM to the supervisor alone, as systemd or Ctrl-C would: it drains
+  // the rooms, then stops wrangler and workerd. The group is killed if it hangs.
   const stop = async () => {
     if (child.exitCode !== null || child.pid === undefined) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    process.kill(-child.pid, "SIGTERM");
-    const timer = setTimeout(() => child.pid && process.kill(-child.pid, "SIGKILL"), 10_000);
+    process.kill(child.pid, "SIGTERM");
+    const timer = setTimeout(() => killGroup("SIGKILL"), 20_000);
     await exited;
     clearTimeout(timer);
+    killGroup("SIGKILL");
+  };
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
   };
   try {
     await waitUntil(async () => {
@@ -74,5 +87,14 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     await stop();
     throw error;
   }
-  return { base, dataDir, output: () => log, stop };
+  return {
+    base,
+    dataDir,
+    output: () => log,
+    stop,
+    async kill9() {
+      killGroup("SIGKILL");
+      await exited;
+    },
+  };
 }
