@@ -40,7 +40,20 @@ export default defineConfig({
           name: "node",
           environment: "node",
           include: ["sql/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: ["test/faults/**"],
           testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // `npm run test:faults`: kill -9, PostgreSQL outages, partitions,
+        // hibernation and token expiry under load; one file at a time.
+        test: {
+          name: "faults",
+          environment: "node",
+          include: ["test/faults/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 300_000,
           hookTimeout: 120_000,
         },
       },

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { authRoutes } from "./auth/routes.ts";
 import { readConfig } from "./config.ts";
-import type { AppEnv } from "./context.ts";
+import { closeDatabase, type AppEnv } from "./context.ts";
 import { errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { internalRoutes } from "./internal.ts";
@@ -11,7 +11,11 @@ import { roomRoutes } from "./rooms/routes.ts";
 export const app = new Hono<AppEnv>()
   .use(async (c, next) => {
     c.set("config", readConfig(c.env));
-    await next();
+    try {
+      await next();
+    } finally {
+      closeDatabase(c);
+    }
   })
   .route("/", healthRoutes)
   .route("/auth", authRoutes)

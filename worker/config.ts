@@ -26,8 +26,10 @@ export interface Config {
   maxConnections: number;
   /** Upper bound of the jittered `retryAfterMs` in `goaway` frames. */
   reconnectSpreadMs: number;
-  /** Time limit of one PostgreSQL call made by a room. */
+  /** Time limit of one PostgreSQL call made by a room, and of waiting for a connection slot. */
   databaseTimeoutMs: number;
+  /** PostgreSQL connections one Worker isolate opens at once. */
+  databaseMaxConnections: number;
   /** Shared secret of `POST /internal/drain`; unset disables the route. */
   drainToken: string | undefined;
   databaseUrl: string | undefined;
@@ -113,6 +115,7 @@ export function readConfig(env: object): Config {
     maxConnections: nonNegativeInt(vars, "MAX_CONNECTIONS", 0),
     reconnectSpreadMs: duration(vars, "RECONNECT_SPREAD", "10s"),
     databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),
+    databaseMaxConnections: positiveInt(vars, "DATABASE_MAX_CONNECTIONS", 16),
     drainToken: text(vars, "DRAIN_TOKEN"),
     // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
     databaseUrl:

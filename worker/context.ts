@@ -30,16 +30,51 @@ export function configOf(c: AppContext): Config {
 /**
  * A PostgreSQL client for this request. workerd forbids sharing a socket
  * between requests, so a client cannot live per isolate; Hyperdrive pools
- * the connections on Cloudflare. Not ended here: see docs/decisions.md.
+ * the connections on Cloudflare. The app ends it after the response.
  */
-export function database(c: AppContext): Sql {
+export async function database(c: AppContext): Promise<Sql> {
   const existing = c.get("sql");
   if (existing) return existing;
-  const url = configOf(c).databaseUrl;
-  if (!url) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
-  const sql = createWorkerdSql(url, { max: 1 });
+  const config = configOf(c);
+  if (!config.databaseUrl) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
+  await acquireConnectionSlot(config.databaseMaxConnections, config.databaseTimeoutMs);
+  const sql = createWorkerdSql(config.databaseUrl, { max: 1, idleTimeout: 2 });
   c.set("sql", sql);
   return sql;
+}
+
+// Per-isolate count of requests holding a PostgreSQL connection (a documented
+// exception to "no shared mutable state"). workerd cannot share one socket
+// between requests, so there is no pool; this cap keeps a burst of requests
+// (thousands of clients reconnecting after a restart) from opening more
+// connections than the server allows. Waiters poll instead of being woken by
+// another request, because a promise resolved from another request's context
+// is not delivered reliably in workerd.
+let connectionsInUse = 0;
+
+async function acquireConnectionSlot(max: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (connectionsInUse >= max) {
+    if (Date.now() > deadline) throw new ApiError("database_unavailable", "database busy, retry later");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  connectionsInUse += 1;
+}
+
+/**
+ * Ends this request's PostgreSQL connection (left open it would hold a
+ * server slot until its idle timeout) and gives the slot back. The app calls
+ * it after every request; routes that go on to a room call it before, so
+ * that a busy room does not hold a connection slot.
+ */
+export function closeDatabase(c: AppContext): void {
+  const sql = c.get("sql");
+  if (!sql) return;
+  c.set("sql", undefined as unknown as Sql);
+  // The slot is free now: the close finishes in the background, and a close
+  // that never completes (a request cancelled by its client) must not leak it.
+  connectionsInUse = Math.max(0, connectionsInUse - 1);
+  c.executionCtx.waitUntil(sql.end({ timeout: 1 }).catch(() => {}));
 }
 
 const MAX_JSON_BYTES = 64 * 1024;

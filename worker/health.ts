@@ -11,7 +11,7 @@ export const healthRoutes = new Hono<AppEnv>()
   .get("/readyz", async (c) => {
     try {
       await Promise.race([
-        ping(database(c)),
+        ping(await database(c)),
         new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), READY_TIMEOUT_MS)),
       ]);
       return c.json({ status: "ok" });

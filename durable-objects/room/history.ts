@@ -34,14 +34,19 @@ export async function readAfter(
   afterSeq: number,
   limit: number,
 ): Promise<Message[]> {
-  const out: Message[] = [];
-  const floor = store.floor;
-  if (afterSeq + 1 < floor) {
-    out.push(...(await fromArchive(archive, { afterSeq, beforeSeq: floor, limit })));
+  // While PostgreSQL answers, the alarm may copy and prune more of the log,
+  // raising its floor past what the archive read covered; read again then.
+  for (let attempt = 0; ; attempt++) {
+    const floor = store.floor;
+    const out: Message[] = [];
+    if (afterSeq + 1 < floor) {
+      out.push(...(await fromArchive(archive, { afterSeq, beforeSeq: floor, limit })));
+    }
+    if (store.floor !== floor && attempt < 3) continue;
+    const last = out.at(-1)?.seq ?? afterSeq;
+    if (out.length < limit) out.push(...store.range(roomId, last, Number.MAX_SAFE_INTEGER, limit - out.length));
+    return contiguousFrom(afterSeq + 1, out);
   }
-  const last = out.at(-1)?.seq ?? afterSeq;
-  if (out.length < limit) out.push(...store.range(roomId, last, Number.MAX_SAFE_INTEGER, limit - out.length));
-  return contiguousFrom(afterSeq + 1, out);
 }
 
 /**

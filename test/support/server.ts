@@ -40,7 +40,7 @@ async function startCommand(): Promise<string[]> {
 
 /** Runs what `npm start` runs, with the given environment, and waits for /healthz. */
 export async function startServer(env: Record<string, string | undefined> = {}): Promise<RunningServer> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const dataDir = env.ROOMCAST_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "roomcast-e2e-")));
   const childEnv: Record<string, string | undefined> = {
     ...process.env,

@@ -12,7 +12,7 @@ import { newTicket, TICKET_TTL_MS, ticketHash } from "./tickets.ts";
 export const authRoutes = new Hono<AppEnv>()
   .post("/register", async (c) => {
     const { username, password } = await readBody(c, Credentials);
-    const user = await insertUser(database(c), {
+    const user = await insertUser(await database(c), {
       id: crypto.randomUUID(),
       username,
       passwordHash: await hashPassword(password),
@@ -22,7 +22,7 @@ export const authRoutes = new Hono<AppEnv>()
   })
   .post("/login", async (c) => {
     const { username, password } = await readBody(c, LoginRequest);
-    const found = await findUserByUsername(database(c), username);
+    const found = await findUserByUsername(await database(c), username);
     // Unknown users cost the same PBKDF2 work and get the same answer.
     const valid = await verifyPassword(password, found?.passwordHash ?? DECOY_HASH);
     if (!found || !valid) throw new ApiError("invalid_credentials", "invalid username or password");
@@ -35,6 +35,6 @@ export const authRoutes = new Hono<AppEnv>()
   .post("/ticket", requireUser, async (c) => {
     const ticket = newTicket();
     const expiresAt = new Date(Date.now() + TICKET_TTL_MS);
-    await insertTicket(database(c), { hash: await ticketHash(ticket), userId: c.get("user").id, expiresAt });
+    await insertTicket(await database(c), { hash: await ticketHash(ticket), userId: c.get("user").id, expiresAt });
     return c.json({ ticket, expiresAt: expiresAt.toISOString() } satisfies TicketResponse);
   });

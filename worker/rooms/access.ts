@@ -11,7 +11,7 @@ import { ApiError } from "../errors.ts";
  */
 export async function visibleRoom(c: AppContext, roomId: string): Promise<RoomAccess> {
   if (!ROOM_ID_PATTERN.test(roomId)) throw new ApiError("room_not_found", "no such room");
-  const access = await findRoomAccess(database(c), roomId, c.get("user").id);
+  const access = await findRoomAccess(await database(c), roomId, c.get("user").id);
   if (!access || (access.room.type === "private" && !access.isMember)) {
     throw new ApiError("room_not_found", "no such room");
   }

@@ -11,7 +11,7 @@ import {
 } from "../../protocol/index.ts";
 import { findUserByUsername, insertMember, insertRoom, listRoomsFor } from "../../sql/queries.ts";
 import { requireUser } from "../auth/middleware.ts";
-import { configOf, database, readBody, validate, type AppEnv } from "../context.ts";
+import { closeDatabase, configOf, database, readBody, validate, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { roomRefusal, roomStub, visibleRoom } from "./access.ts";
 import { upgradeRoute } from "./ws.ts";
@@ -23,7 +23,7 @@ export const roomRoutes = new Hono<AppEnv>()
   .use(requireUser)
   .post("/", async (c) => {
     const input = await readBody(c, CreateRoomRequest);
-    const room = await insertRoom(database(c), {
+    const room = await insertRoom(await database(c), {
       id: input.id,
       name: input.name ?? input.id,
       type: input.type,
@@ -33,7 +33,7 @@ export const roomRoutes = new Hono<AppEnv>()
     return c.json({ room } satisfies RoomResponse, 201);
   })
   .get("/", async (c) => {
-    const rooms = await listRoomsFor(database(c), c.get("user").id);
+    const rooms = await listRoomsFor(await database(c), c.get("user").id);
     return c.json({ rooms } satisfies RoomsResponse);
   })
   .get("/:id", async (c) => {
@@ -44,14 +44,15 @@ export const roomRoutes = new Hono<AppEnv>()
     const access = await visibleRoom(c, c.req.param("id"));
     if (access.ownerId !== c.get("user").id) throw new ApiError("forbidden", "only the room's owner adds members");
     const { username } = await readBody(c, AddMemberRequest);
-    const member = await findUserByUsername(database(c), username);
+    const member = await findUserByUsername(await database(c), username);
     if (!member) throw new ApiError("user_not_found", `no user ${username}`);
-    await insertMember(database(c), access.room.id, member.id);
+    await insertMember(await database(c), access.room.id, member.id);
     return c.body(null, 204);
   })
   .get("/:id/messages", async (c) => {
     const query = validate(HistoryQuery, c.req.query());
     const { room } = await visibleRoom(c, c.req.param("id"));
+    closeDatabase(c);
     const result = await roomStub(c.env, room.id).history(room, query);
     if (!result.ok) throw roomRefusal(result.code);
     return c.json({ messages: result.messages } satisfies MessagesResponse);
@@ -59,6 +60,7 @@ export const roomRoutes = new Hono<AppEnv>()
   .post("/:id/messages", async (c) => {
     const input = await readBody(c, publishRequest(configOf(c).maxBodyChars));
     const { room } = await visibleRoom(c, c.req.param("id"));
+    closeDatabase(c);
     const result = await roomStub(c.env, room.id).publish(room, c.get("user"), input);
     if (!result.ok) throw roomRefusal(result.code);
     return c.json({ message: result.message } satisfies MessageResponse, 201);

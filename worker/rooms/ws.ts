@@ -7,7 +7,7 @@ import { consumeTicket } from "../../sql/queries.ts";
 import { signingKey, verifyToken } from "../auth/jwt.ts";
 import { bearerToken } from "../auth/middleware.ts";
 import { ticketHash } from "../auth/tickets.ts";
-import { configOf, database, validate, type AppContext, type AppEnv } from "../context.ts";
+import { closeDatabase, configOf, database, validate, type AppContext, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { roomStub, visibleRoom } from "./access.ts";
 
@@ -36,6 +36,7 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   const { user, exp } = await authenticate(c, query.ticket);
   c.set("user", user);
   const { room } = await visibleRoom(c, c.req.param("id") ?? "");
+  closeDatabase(c);
   return roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp }, query.lastSeq));
 };
 
@@ -55,7 +56,7 @@ async function authenticate(c: AppContext, ticket: string | undefined): Promise<
       : new ApiError("unauthorized", "invalid token");
   }
   if (ticket) {
-    const user = await consumeTicket(database(c), await ticketHash(ticket));
+    const user = await consumeTicket(await database(c), await ticketHash(ticket));
     if (!user) throw new ApiError("unauthorized", "ticket invalid, expired or already used");
     // A ticket-opened socket gets a token lifetime from now; it renews with an `auth` frame.
     return { user, exp: Math.floor(Date.now() / 1000) + config.tokenTtlSeconds };

@@ -1,0 +1,70 @@
+// F1: kill -9 of the runtime during 20 rooms x 10 clients under load, then a
+// restart on the same state: I1–I4 hold and every client resumes within 10 s.
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { waitUntil } from "../support/node-client.ts";
+import { startServer, type RunningServer } from "../support/server.ts";
+import { check } from "./checker.ts";
+import { sharedDatabase } from "./databases.ts";
+import { connectAll, createWorkload, settle, startLoad, stopAll, type Workload } from "./workload.ts";
+
+const FAULT_SECRET = "fault-tests-secret-fault-tests-secret";
+const cleanup: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes within 10 s", async () => {
+  const db = await sharedDatabase();
+  cleanup.push(() => db.stop());
+  const dataDir = await mkdtemp(join(tmpdir(), "roomcast-f1-"));
+  const env = { DATABASE_URL: db.url, JWT_SECRET: FAULT_SECRET, ROOMCAST_DATA_DIR: dataDir };
+  let server: RunningServer = await startServer(env);
+  cleanup.push(() => server.stop());
+  const port = new URL(server.base).port;
+
+  const workload: Workload = await createWorkload(server.base, { prefix: `f1${Date.now().toString(36)}`, rooms: 20, clientsPerRoom: 10 });
+  cleanup.push(() => stopAll(workload));
+  await connectAll(workload);
+  // 60 messages/s (x10 deliveries): what one wrangler-dev workerd thread on a
+  // 2-core machine sustains while 200 clients reconnect at once after the
+  // restart; 100/s resumed in 9.6 s, 150/s did not within 10 s (docs/performance.md).
+  const load = startLoad(workload, Number(process.env.F1_RATE ?? 60));
+  await sleep(4000);
+
+  await server.kill9();
+  const connectsBefore = workload.clients.map((c) => c.client.connects);
+  await sleep(1000);
+  server = await startServer({ ...env, PORT: port });
+  const restartedAt = Date.now();
+  await waitUntil(
+    () => workload.clients.every((c, i) => c.client.connects > (connectsBefore[i] ?? 0)),
+    "every client to resume",
+    10_000,
+  );
+  const resumeMs = Date.now() - restartedAt;
+  await sleep(3000);
+  load.stop();
+  await settle(workload);
+
+  const token = await firstToken(workload);
+  const report = await check("F1", workload, db.url, token);
+  console.log(`F1: every client resumed ${resumeMs} ms after the restart answered`);
+  expect(report.violations).toEqual([]);
+  expect(report.duplicates).toBe(0);
+  expect(report.gaps).toBe(0);
+  expect(report.acked).toBeGreaterThan(400);
+  expect(resumeMs).toBeLessThan(10_000);
+});
+
+async function firstToken(workload: Workload): Promise<string> {
+  const login = await fetch(`${workload.base}/auth/login`, {
+    method: "POST",
+    body: JSON.stringify({ username: `${workload.rooms[0]?.replace(/-r0$/, "")}-u0`, password: "password-123" }),
+  });
+  return ((await login.json()) as { token: string }).token;
+}
