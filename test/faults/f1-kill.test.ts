@@ -8,7 +8,7 @@ import { waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
 import { sharedDatabase } from "./databases.ts";
-import { connectAll, createWorkload, settle, startLoad, stopAll, type Workload } from "./workload.ts";
+import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, type Workload } from "./workload.ts";
 
 const FAULT_SECRET = "fault-tests-secret-fault-tests-secret";
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -51,7 +51,7 @@ it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes 
   load.stop();
   await settle(workload);
 
-  const token = await firstToken(workload);
+  const token = await loginToken(workload);
   const report = await check("F1", workload, db.url, token);
   console.log(`F1: every client resumed ${resumeMs} ms after the restart answered`);
   expect(report.violations).toEqual([]);
@@ -60,11 +60,3 @@ it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes 
   expect(report.acked).toBeGreaterThan(400);
   expect(resumeMs).toBeLessThan(10_000);
 });
-
-async function firstToken(workload: Workload): Promise<string> {
-  const login = await fetch(`${workload.base}/auth/login`, {
-    method: "POST",
-    body: JSON.stringify({ username: `${workload.rooms[0]?.replace(/-r0$/, "")}-u0`, password: "password-123" }),
-  });
-  return ((await login.json()) as { token: string }).token;
-}

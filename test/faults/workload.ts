@@ -109,3 +109,10 @@ export async function settle(workload: Workload, timeoutMs = 60_000): Promise<vo
 export function stopAll(workload: Workload): void {
   for (const { client } of workload.clients) client.stop();
 }
+
+/** A token of the workload's first user, for the checker's REST reads. */
+export async function loginToken(workload: Workload): Promise<string> {
+  const username = `${workload.rooms[0]?.replace(/-r0$/, "")}-u0`;
+  const login = await http(workload.base, "/auth/login", { json: { username, password: "password-123" } });
+  return (login.body as LoginResponse).token;
+}
