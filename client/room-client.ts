@@ -47,6 +47,9 @@ export class RoomClient {
   /** Every `resync_required` received, by fromSeq. */
   readonly resyncs: number[] = [];
   readonly closes: number[] = [];
+  /** Milliseconds from the first transmission of each send to its ack. */
+  readonly ackLatencies: number[] = [];
+  readonly #sentAt = new Map<string, number>();
   /** The seq up to which this client holds every message (from where it started). */
   lastSeq = -1;
   /** The room's head when this client first connected; its stream starts after it. */
@@ -85,6 +88,7 @@ export class RoomClient {
   /** Sends a message with a unique clientMsgId; it is resent after reconnects until acknowledged. */
   send(body: string, clientMsgId = `${this.#prefix}-${++this.#counter}`): string {
     this.pending.set(clientMsgId, body);
+    this.#sentAt.set(clientMsgId, Date.now());
     this.#transmit(clientMsgId, body);
     return clientMsgId;
   }
@@ -157,7 +161,11 @@ export class RoomClient {
         this.#accept(frame);
         return;
       case "ack":
-        this.pending.delete(frame.clientMsgId);
+        if (this.pending.delete(frame.clientMsgId)) {
+          const sentAt = this.#sentAt.get(frame.clientMsgId);
+          if (sentAt !== undefined) this.ackLatencies.push(Date.now() - sentAt);
+          this.#sentAt.delete(frame.clientMsgId);
+        }
         this.acked.set(frame.clientMsgId, frame.seq);
         return;
       case "resync_required":
