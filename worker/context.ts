@@ -14,8 +14,8 @@ export interface AppEnv {
     user: User;
     /** Token expiry of the authenticated request, seconds since the epoch. */
     tokenExp: number;
-    /** This request's PostgreSQL client, made on first use. */
-    sql: Sql;
+    /** This request's PostgreSQL client, made on first use and cleared when closed. */
+    sql: Sql | undefined;
   };
 }
 
@@ -70,7 +70,7 @@ async function acquireConnectionSlot(max: number, timeoutMs: number): Promise<vo
 export function closeDatabase(c: AppContext): void {
   const sql = c.get("sql");
   if (!sql) return;
-  c.set("sql", undefined as unknown as Sql);
+  c.set("sql", undefined);
   // The slot is free now: the close finishes in the background, and a close
   // that never completes (a request cancelled by its client) must not leak it.
   connectionsInUse = Math.max(0, connectionsInUse - 1);
