@@ -61,6 +61,7 @@ export class RoomClient {
   #attempt = 0;
   #goawayMs: number | null = null;
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  #resendTimer: ReturnType<typeof setTimeout> | undefined;
   #counter = 0;
   readonly #prefix = Math.random().toString(36).slice(2, 10);
 
@@ -139,10 +140,15 @@ export class RoomClient {
 
   #retry(): void {
     const { minMs, maxMs } = this.#options.backoff ?? { minMs: 250, maxMs: 10_000 };
-    const base = this.#goawayMs ?? Math.min(maxMs, minMs * 2 ** this.#attempt);
+    // After goaway: at least the server's delay, plus up to a fifth more.
+    // Otherwise: exponential backoff with jitter in its upper half.
+    const delay =
+      this.#goawayMs !== null
+        ? this.#goawayMs * (1 + Math.random() / 5)
+        : Math.min(maxMs, minMs * 2 ** this.#attempt) * (0.5 + Math.random() / 2);
     this.#goawayMs = null;
     this.#attempt += 1;
-    setTimeout(() => void this.#connect(), base * (0.5 + Math.random() / 2));
+    setTimeout(() => void this.#connect(), delay);
   }
 
   #onFrame(raw: string): void {
@@ -175,9 +181,21 @@ export class RoomClient {
       case "goaway":
         this.#goawayMs = frame.retryAfterMs;
         return;
+      case "error":
+        // The frame was refused, not stored: send what is pending again soon.
+        if (frame.code === "overloaded" || frame.code === "rate_limited" || frame.code === "internal") this.#resendSoon();
+        return;
       default:
         return;
     }
+  }
+
+  #resendSoon(): void {
+    if (this.#resendTimer !== undefined) return;
+    this.#resendTimer = setTimeout(() => {
+      this.#resendTimer = undefined;
+      for (const [id, body] of this.pending) this.#transmit(id, body);
+    }, 1000);
   }
 
   #accept(message: Message): void {
@@ -213,11 +231,16 @@ export class RoomClient {
     const renew = this.#options.renew;
     if (!renew || expiresAt === undefined) return;
     clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(async () => {
-      const fresh = await renew.fresh();
-      if (this.#socket?.readyState !== 1) return;
-      this.#socket.send(JSON.stringify({ type: "auth", token: fresh.token }));
-      this.#scheduleRenew(fresh.expiresAt);
+    this.#renewTimer = setTimeout(() => {
+      renew.fresh().then(
+        (fresh) => {
+          if (this.#socket?.readyState !== 1) return;
+          this.#socket.send(JSON.stringify({ type: "auth", token: fresh.token }));
+          this.#scheduleRenew(fresh.expiresAt);
+        },
+        // No fresh token: try again shortly; the server closes 4401 if none comes.
+        () => this.#scheduleRenew(Date.now() + renew.beforeMs + 1000),
+      );
     }, Math.max(0, expiresAt - renew.beforeMs - Date.now()));
   }
 }

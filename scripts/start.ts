@@ -110,6 +110,10 @@ for (const key of PASSTHROUGH) {
 
 const child = spawn(process.execPath, args, {
   stdio: "inherit",
+  // Its own process group: Ctrl-C (SIGINT to the terminal's group) and
+  // systemd's SIGTERM reach this supervisor first, which drains the rooms
+  // before it stops wrangler and workerd.
+  detached: true,
   // No telemetry and no fetch of Cloudflare's request.cf sample: this may run offline.
   env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
 });
@@ -129,14 +133,26 @@ async function drain(): Promise<void> {
   }
 }
 
+console.log(`roomcast: runtime process group ${child.pid}`);
+
+function stopRuntime(signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void drain().finally(() => child.kill(signal));
+    void drain().finally(() => stopRuntime("SIGTERM"));
   });
 }
+// Never leave the runtime behind, whatever ends this process normally.
+process.on("exit", () => stopRuntime("SIGKILL"));
 child.on("exit", async (code, signal) => {
   await embedded?.stop();
   process.exit(stopping ? 0 : (code ?? (signal ? 1 : 0)));

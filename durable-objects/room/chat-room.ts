@@ -270,7 +270,9 @@ export class ChatRoom extends DurableObject<Env> {
     try {
       messages = await readAfter(this.#store, this.#archive(roomId), roomId, lastSeq, RESUME_MAX);
     } catch (error) {
-      if (!(error instanceof ArchiveUnavailable)) throw error;
+      // Unreachable archive or a failure of our own: either way the client is
+      // told where its stream breaks, and the frames held for it still flow.
+      if (!(error instanceof ArchiveUnavailable)) console.error(`room ${roomId}: resume failed: ${errorText(error)}`);
     }
     for (const message of messages) this.#sessions.deliver(ws, JSON.stringify({ type: "message", ...message }));
     const lastSent = messages.at(-1)?.seq ?? lastSeq;

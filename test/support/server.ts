@@ -61,8 +61,8 @@ export async function startServer(env: Record<string, string | undefined> = {}):
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
   const base = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  // SIGTERM to the supervisor alone, as systemd or Ctrl-C would: it drains
-  // the rooms, then stops wrangler and workerd. The group is killed if it hangs.
+  // SIGTERM to the supervisor, as systemd would: it drains the rooms, then
+  // stops wrangler and workerd. Everything is killed if it hangs.
   const stop = async () => {
     if (child.exitCode !== null || child.pid === undefined) return;
     process.kill(child.pid, "SIGTERM");
@@ -71,11 +71,16 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     clearTimeout(timer);
     killGroup("SIGKILL");
   };
+  // The supervisor's group, and the runtime's own group (scripts/start.ts
+  // starts wrangler detached and prints its process group).
   const killGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid) process.kill(-child.pid, signal);
-    } catch {
-      // Already gone.
+    const runtime = Number(/runtime process group (\d+)/.exec(log)?.[1]);
+    for (const group of [child.pid, runtime]) {
+      try {
+        if (group) process.kill(-group, signal);
+      } catch {
+        // Already gone.
+      }
     }
   };
   try {
