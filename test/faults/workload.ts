@@ -58,7 +58,8 @@ export async function createWorkload(
           if (page.status !== 200) throw new Error(`history ${page.status}`);
           return (page.body as { messages: Message[] }).messages;
         },
-        backoff: { minMs: 200, maxMs: 2000 },
+        // Short: the fault tests measure the server's recovery, not client patience.
+        backoff: { minMs: 200, maxMs: 1000 },
       }),
     })),
   );
