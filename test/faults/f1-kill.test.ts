@@ -3,32 +3,29 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
+import { sleep, teardownAfterAll } from "./lifecycle.ts";
 import { sharedDatabase } from "./databases.ts";
 import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, type Workload } from "./workload.ts";
 
 const FAULT_SECRET = "fault-tests-secret-fault-tests-secret";
-const cleanup: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
+const cleanup = teardownAfterAll();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes within 10 s", async () => {
   const db = await sharedDatabase();
-  cleanup.push(() => db.stop());
+  cleanup(() => db.stop());
   const dataDir = await mkdtemp(join(tmpdir(), "roomcast-f1-"));
   const env = { DATABASE_URL: db.url, JWT_SECRET: FAULT_SECRET, ROOMCAST_DATA_DIR: dataDir };
   let server: RunningServer = await startServer(env);
-  cleanup.push(() => server.stop());
+  cleanup(() => server.stop());
   const port = new URL(server.base).port;
 
   const workload: Workload = await createWorkload(server.base, { prefix: `f1${Date.now().toString(36)}`, rooms: 20, clientsPerRoom: 10 });
-  cleanup.push(() => stopAll(workload));
+  cleanup(() => stopAll(workload));
   await connectAll(workload);
   // 60 messages/s (x10 deliveries): what one wrangler-dev workerd thread on a
   // 2-core machine sustains while 200 clients reconnect at once after the

@@ -1,30 +1,27 @@
 // F2: PostgreSQL stopped hard (immediate mode) for 10 s during load, then
 // started: sends keep being acked, /readyz goes 503 then 200, the outbox
 // drains, and I1–I4 hold.
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { http, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
+import { sleep, teardownAfterAll } from "./lifecycle.ts";
 import { migrateUrl, privatePostgres, type PrivatePostgres } from "./databases.ts";
 import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, type Workload } from "./workload.ts";
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cleanup = teardownAfterAll();
 const totalAcked = (w: Workload) => w.clients.reduce((n, c) => n + c.client.acked.size, 0);
 
 it("F2 PostgreSQL stopped hard for 10 s under load: acks continue, readyz flips, the outbox drains", async () => {
   const pg: PrivatePostgres | null = await privatePostgres();
   if (!pg) throw new Error("F2 needs PostgreSQL server binaries (apt-get install postgresql); .ci/run installs them");
-  cleanup.push(() => pg.destroy());
+  cleanup(() => pg.destroy());
   await migrateUrl(pg.url);
   const server: RunningServer = await startServer({ DATABASE_URL: pg.url, JWT_SECRET: "fault-tests-secret-fault-tests-secret" });
-  cleanup.push(() => server.stop());
+  cleanup(() => server.stop());
 
   const workload = await createWorkload(server.base, { prefix: `f2${Date.now().toString(36)}`, rooms: 10, clientsPerRoom: 5 });
-  cleanup.push(() => stopAll(workload));
+  cleanup(() => stopAll(workload));
   await connectAll(workload);
   const load = startLoad(workload, 40);
   await sleep(3000);

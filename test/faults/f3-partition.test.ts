@@ -2,18 +2,15 @@
 // every packet, no RST, no FIN) for 30 s: ack latency stays bounded, the
 // runtime's memory does not grow without bound, and the outbox drains after.
 import { execFileSync } from "node:child_process";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { http } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
+import { sleep, teardownAfterAll } from "./lifecycle.ts";
 import { Relay, sharedDatabase } from "./databases.ts";
 import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, type Workload } from "./workload.ts";
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cleanup = teardownAfterAll();
 
 /** Resident memory of every workerd process, in MiB. */
 function workerdRssMiB(): number {
@@ -30,17 +27,17 @@ const latencies = (w: Workload) => w.clients.flatMap((c) => c.client.ackLatencie
 
 it("F3 PostgreSQL behind a packet-swallowing partition for 30 s: bounded acks and memory, then the outbox drains", async () => {
   const db = await sharedDatabase();
-  cleanup.push(() => db.stop());
+  cleanup(() => db.stop());
   const { relay, url } = await Relay.start(db.url);
-  cleanup.push(() => relay.stop());
+  cleanup(() => relay.stop());
   const server: RunningServer = await startServer({
     DATABASE_URL: url,
     JWT_SECRET: "fault-tests-secret-fault-tests-secret",
     DATABASE_TIMEOUT: "3s",
   });
-  cleanup.push(() => server.stop());
+  cleanup(() => server.stop());
   const workload = await createWorkload(server.base, { prefix: `f3${Date.now().toString(36)}`, rooms: 5, clientsPerRoom: 5 });
-  cleanup.push(() => stopAll(workload));
+  cleanup(() => stopAll(workload));
   await connectAll(workload);
   const load = startLoad(workload, 30);
   await sleep(3000);

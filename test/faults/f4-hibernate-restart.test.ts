@@ -4,22 +4,19 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { Peer, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
+import { sleep, teardownAfterAll } from "./lifecycle.ts";
 import { sharedDatabase } from "./databases.ts";
 import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll } from "./workload.ts";
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cleanup = teardownAfterAll();
 
 it("F4 idle room then a burst, and a restart with reconnecting clients: no gaps, no duplicates, presence restored", async () => {
   const db = await sharedDatabase();
-  cleanup.push(() => db.stop());
+  cleanup(() => db.stop());
   const env = {
     DATABASE_URL: db.url,
     JWT_SECRET: "fault-tests-secret-fault-tests-secret",
@@ -27,9 +24,9 @@ it("F4 idle room then a burst, and a restart with reconnecting clients: no gaps,
     RECONNECT_SPREAD: "2s",
   };
   let server: RunningServer = await startServer(env);
-  cleanup.push(() => server.stop());
+  cleanup(() => server.stop());
   const workload = await createWorkload(server.base, { prefix: `f4${Date.now().toString(36)}`, rooms: 3, clientsPerRoom: 5 });
-  cleanup.push(() => stopAll(workload));
+  cleanup(() => stopAll(workload));
   await connectAll(workload);
 
   const burst = async (perSecond: number, ms: number) => {

@@ -2,21 +2,19 @@
 // `auth` frame lose nothing; the others are closed 4401 and receive nothing
 // after exp + grace.
 import { SignJWT } from "jose";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { RoomClient } from "../../client/room-client.ts";
 import type { LoginResponse } from "../../protocol/index.ts";
 import { http, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
+import { teardownAfterAll } from "./lifecycle.ts";
 import { sharedDatabase } from "./databases.ts";
 import { bearerSocket, connectAll, loginToken, settle, startLoad, stopAll, type FaultClient, type Workload } from "./workload.ts";
 
 const SECRET = "fault-tests-secret-fault-tests-secret";
 const GRACE_MS = 2000;
-const cleanup: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
+const cleanup = teardownAfterAll();
 
 async function token(userId: string, username: string, expiresAt: number): Promise<string> {
   return new SignJWT({ name: username })
@@ -31,9 +29,9 @@ async function token(userId: string, username: string, expiresAt: number): Promi
 
 it("F5 many tokens expire at once: renewed sockets lose nothing, the rest close 4401 and get nothing after", async () => {
   const db = await sharedDatabase();
-  cleanup.push(() => db.stop());
+  cleanup(() => db.stop());
   const server: RunningServer = await startServer({ DATABASE_URL: db.url, JWT_SECRET: SECRET, AUTH_GRACE: "2s" });
-  cleanup.push(() => server.stop());
+  cleanup(() => server.stop());
   const prefix = `f5${Date.now().toString(36)}`;
   const rooms = [0, 1, 2, 3, 4].map((r) => `${prefix}-r${r}`);
   const users: { id: string; username: string; token: string }[] = [];
@@ -75,7 +73,7 @@ it("F5 many tokens expire at once: renewed sockets lose nothing, the rest close 
   const renewed = rooms.flatMap((room) => short.slice(0, 5).map((u) => make(room, u, true)));
   const expiring = rooms.flatMap((room) => short.slice(5).map((u) => make(room, u, false)));
   const everyone: Workload = { rooms, base: server.base, clients: [...senders, ...renewed, ...expiring] };
-  cleanup.push(() => stopAll(everyone));
+  cleanup(() => stopAll(everyone));
   await connectAll(everyone);
 
   const load = startLoad({ ...everyone, clients: senders }, 20);
