@@ -25,6 +25,8 @@ export default defineConfig({
                 ROOM_LOG_RETENTION: "20,7d",
                 // Short, so that token expiry on open sockets is testable.
                 AUTH_GRACE: "2s",
+                // Short, so that the end of the dedupe window is testable.
+                DEDUPE_WINDOW: "3s",
               },
             },
           })),

@@ -45,6 +45,27 @@ describe("outbox to PostgreSQL", () => {
   });
 });
 
+describe("dedupe window", () => {
+  it("acks a resend inside DEDUPE_WINDOW with the first seq, and stores it anew after the window", async () => {
+    // DEDUPE_WINDOW is 3 s in the workers project (vitest.config.ts).
+    const { token } = await signUp();
+    const roomId = await createRoom(token);
+    const client = await connect(roomId, token);
+    client.send({ type: "send", clientMsgId: "again", body: "first" });
+    client.send({ type: "send", clientMsgId: "again", body: "first" });
+    expect((await client.waitFor("ack", 2)).map((a) => a.seq)).toEqual([1, 1]);
+    await new Promise((r) => setTimeout(r, 3500));
+    const stub = env.ROOMS.get(env.ROOMS.idFromName(roomId));
+    // Pruning (of the log and of remembered client ids) runs after a copy.
+    client.send({ type: "send", clientMsgId: "other", body: "x" });
+    await client.waitFor("ack", 3);
+    while ((await stub.outboxDepth()) > 0) await runDurableObjectAlarm(stub);
+    client.send({ type: "send", clientMsgId: "again", body: "first" });
+    expect((await client.waitFor("ack", 4)).at(-1)?.seq).toBe(3);
+    client.close();
+  });
+});
+
 describe("backoffMs", () => {
   it("grows exponentially, is capped, and jitters within its upper half", () => {
     expect(backoffMs(1, () => 0)).toBe(250);
