@@ -27,10 +27,10 @@ it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes 
   const workload: Workload = await createWorkload(server.base, { prefix: `f1${Date.now().toString(36)}`, rooms: 20, clientsPerRoom: 10 });
   cleanup(() => stopAll(workload));
   await connectAll(workload);
-  // 60 messages/s (x10 deliveries): what one wrangler-dev workerd thread on a
-  // 2-core machine sustains while 200 clients reconnect at once after the
-  // restart; 100/s resumed in 9.6 s, 150/s did not within 10 s (docs/performance.md).
-  const load = startLoad(workload, Number(process.env.F1_RATE ?? 60));
+  // 40 messages/s (x10 deliveries): one wrangler-dev workerd thread on a
+  // 2-core machine resumes 200 clients within 10 s with a margin at this rate;
+  // at 60/s it took 3.5–7.8 s, at 100/s 9.6 s, at 150/s over 10 s (docs/performance.md).
+  const load = startLoad(workload, Number(process.env.F1_RATE ?? 40));
   await sleep(4000);
 
   await server.kill9();
