@@ -42,22 +42,13 @@ function text(vars: Vars, key: string): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
 }
 
-function positiveInt(vars: Vars, key: string, fallback: number): number {
+/** An integer of at least `min` (1 for counts and sizes, 0 where 0 means "no limit"). */
+function integer(vars: Vars, key: string, fallback: number, min = 1): number {
   const raw = text(vars, key);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`config: ${key} must be a positive integer, got "${raw}"`);
-  }
-  return value;
-}
-
-function nonNegativeInt(vars: Vars, key: string, fallback: number): number {
-  const raw = text(vars, key);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new Error(`config: ${key} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`config: ${key} must be an integer of at least ${min}, got "${raw}"`);
   }
   return value;
 }
@@ -97,25 +88,25 @@ export function readConfig(env: object): Config {
     environment: text(vars, "ENVIRONMENT") ?? "production",
     jwtIssuer: text(vars, "JWT_ISSUER") ?? "roomcast",
     jwtAudience: text(vars, "JWT_AUDIENCE") ?? "roomcast",
-    tokenTtlSeconds: positiveInt(vars, "TOKEN_TTL_SECONDS", 3600),
+    tokenTtlSeconds: integer(vars, "TOKEN_TTL_SECONDS", 3600),
     allowedOrigins: (text(vars, "ALLOWED_ORIGINS") ?? "")
       .split(",")
       .map((o) => o.trim())
       .filter((o) => o !== ""),
-    maxBodyChars: positiveInt(vars, "MAX_BODY_CHARS", DEFAULT_LIMITS.maxBodyChars),
-    maxFrameBytes: positiveInt(vars, "MAX_FRAME_BYTES", DEFAULT_LIMITS.maxFrameBytes),
-    rateLimitPerSecond: positiveInt(vars, "RATE_LIMIT_PER_SECOND", 10),
-    rateLimitBurst: positiveInt(vars, "RATE_LIMIT_BURST", 20),
-    outboxBatchSize: positiveInt(vars, "OUTBOX_BATCH_SIZE", 500),
-    outboxMaxPending: positiveInt(vars, "OUTBOX_MAX_PENDING", 100_000),
+    maxBodyChars: integer(vars, "MAX_BODY_CHARS", DEFAULT_LIMITS.maxBodyChars),
+    maxFrameBytes: integer(vars, "MAX_FRAME_BYTES", DEFAULT_LIMITS.maxFrameBytes),
+    rateLimitPerSecond: integer(vars, "RATE_LIMIT_PER_SECOND", 10),
+    rateLimitBurst: integer(vars, "RATE_LIMIT_BURST", 20),
+    outboxBatchSize: integer(vars, "OUTBOX_BATCH_SIZE", 500),
+    outboxMaxPending: integer(vars, "OUTBOX_MAX_PENDING", 100_000),
     logRetention: retention(vars),
     dedupeWindowMs: duration(vars, "DEDUPE_WINDOW", "7d"),
     authGraceMs: duration(vars, "AUTH_GRACE", "60s"),
-    sendBufferMaxBytes: positiveInt(vars, "SEND_BUFFER_MAX_BYTES", 1_048_576),
-    maxConnections: nonNegativeInt(vars, "MAX_CONNECTIONS", 0),
+    sendBufferMaxBytes: integer(vars, "SEND_BUFFER_MAX_BYTES", 1_048_576),
+    maxConnections: integer(vars, "MAX_CONNECTIONS", 0, 0),
     reconnectSpreadMs: duration(vars, "RECONNECT_SPREAD", "10s"),
     databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),
-    databaseMaxConnections: positiveInt(vars, "DATABASE_MAX_CONNECTIONS", 16),
+    databaseMaxConnections: integer(vars, "DATABASE_MAX_CONNECTIONS", 16),
     drainToken: text(vars, "DRAIN_TOKEN"),
     // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
     databaseUrl:

@@ -1,10 +1,7 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { connect, createRoom, signUp } from "../../test/support/api.ts";
+import { connect, createRoom, signUp, stubOf } from "../../test/support/api.ts";
 
-function stubOf(roomId: string) {
-  return env.ROOMS.get(env.ROOMS.idFromName(roomId));
-}
 
 /** Alice creates a public room; Alice and Bob are connected and welcomed. */
 async function twoInARoom() {

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   CLOSE,
+  encodeServerFrame,
   parseClientFrame,
   type ClientFrame,
   type HttpErrorCode,
@@ -274,11 +275,11 @@ export class ChatRoom extends DurableObject<Env> {
       // told where its stream breaks, and the frames held for it still flow.
       if (!(error instanceof ArchiveUnavailable)) console.error(`room ${roomId}: resume failed: ${errorText(error)}`);
     }
-    for (const message of messages) this.#sessions.deliver(ws, JSON.stringify({ type: "message", ...message }));
+    for (const message of messages) this.#sessions.deliver(ws, encodeServerFrame({ type: "message", ...message }));
     const lastSent = messages.at(-1)?.seq ?? lastSeq;
     if (lastSent < this.#store.head) send(ws, { type: "resync_required", fromSeq: lastSent + 1 });
     for (const frame of this.#sessions.release(ws)) {
-      if (frame.type !== "message" || frame.seq > lastSent) this.#sessions.deliver(ws, JSON.stringify(frame));
+      if (frame.type !== "message" || frame.seq > lastSent) this.#sessions.deliver(ws, encodeServerFrame(frame));
     }
   }
 

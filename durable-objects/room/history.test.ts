@@ -1,15 +1,12 @@
-import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Message, Room, User } from "../../protocol/index.ts";
 import { createWorkerdSql } from "../../sql/workerd.ts";
-import { call, connect, createRoom, signUp } from "../../test/support/api.ts";
+import { call, connect, createRoom, drainOutbox, signUp, stubOf } from "../../test/support/api.ts";
 
 // The workers project keeps 20 copied messages per room log (vitest.config.ts).
 const pg = createWorkerdSql(env.DATABASE_URL);
 
-function stubOf(roomId: string) {
-  return env.ROOMS.get(env.ROOMS.idFromName(roomId));
-}
 
 async function roomOf(token: string, roomId: string): Promise<Room> {
   return ((await (await call(`/rooms/${roomId}`, { token })).json()) as { room: Room }).room;
@@ -23,11 +20,6 @@ async function publish(roomId: string, token: string, user: User, from: number, 
     const result = await stub.publish(room, user, { clientMsgId: `h${i}`, body: `m${i}` });
     if (!result.ok) throw new Error(result.code);
   }
-}
-
-async function drainOutbox(roomId: string): Promise<void> {
-  const stub = stubOf(roomId);
-  while ((await stub.outboxDepth()) > 0) await runDurableObjectAlarm(stub);
 }
 
 async function logSeqs(roomId: string): Promise<number[]> {

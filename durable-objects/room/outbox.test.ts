@@ -1,8 +1,8 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createWorkerdSql } from "../../sql/workerd.ts";
 import { insertMessages } from "../../sql/queries.ts";
-import { connect, createRoom, signUp } from "../../test/support/api.ts";
+import { connect, createRoom, drainOutbox, signUp, stubOf } from "../../test/support/api.ts";
 import { backoffMs } from "./outbox.ts";
 
 // One client per file; not ended (see docs/decisions.md on sql.end() in workerd).
@@ -20,9 +20,8 @@ describe("outbox to PostgreSQL", () => {
     const client = await connect(roomId, token);
     for (let i = 1; i <= 30; i++) client.send({ type: "send", clientMsgId: `o${i}`, body: `b${i}` });
     await client.waitFor("ack", 30);
-    const stub = env.ROOMS.get(env.ROOMS.idFromName(roomId));
     // The alarm is already scheduled by the sends; run it now instead of waiting.
-    while (await stub.outboxDepth() > 0) await runDurableObjectAlarm(stub);
+    await drainOutbox(roomId);
     expect(await archived(roomId)).toEqual(Array.from({ length: 30 }, (_, i) => ({ seq: i + 1, body: `b${i + 1}` })));
     client.close();
   });
@@ -33,11 +32,10 @@ describe("outbox to PostgreSQL", () => {
     const client = await connect(roomId, token);
     client.send({ type: "send", clientMsgId: "once", body: "once" });
     await client.waitFor("ack");
-    const stub = env.ROOMS.get(env.ROOMS.idFromName(roomId));
-    while (await stub.outboxDepth() > 0) await runDurableObjectAlarm(stub);
+    await drainOutbox(roomId);
     // Copy the same rows again, as a retry after a lost commit reply would.
     const room = { id: roomId, name: roomId, type: "public" as const, createdAt: new Date().toISOString() };
-    const again = await stub.history(room, { after: 0, limit: 10 });
+    const again = await stubOf(roomId).history(room, { after: 0, limit: 10 });
     if (!again.ok) throw new Error(again.code);
     expect(await insertMessages(pg, again.messages)).toBe(0);
     expect(await archived(roomId)).toEqual([{ seq: 1, body: "once" }]);
@@ -55,11 +53,10 @@ describe("dedupe window", () => {
     client.send({ type: "send", clientMsgId: "again", body: "first" });
     expect((await client.waitFor("ack", 2)).map((a) => a.seq)).toEqual([1, 1]);
     await new Promise((r) => setTimeout(r, 3500));
-    const stub = env.ROOMS.get(env.ROOMS.idFromName(roomId));
     // Pruning (of the log and of remembered client ids) runs after a copy.
     client.send({ type: "send", clientMsgId: "other", body: "x" });
     await client.waitFor("ack", 3);
-    while ((await stub.outboxDepth()) > 0) await runDurableObjectAlarm(stub);
+    await drainOutbox(roomId);
     client.send({ type: "send", clientMsgId: "again", body: "first" });
     expect((await client.waitFor("ack", 4)).at(-1)?.seq).toBe(3);
     client.close();

@@ -1,7 +1,9 @@
 // Helpers for tests that run inside workerd: real HTTP through the Worker's
 // own entry point and real WebSockets to real room objects.
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { parseServerFrame, type ServerFrame, type User } from "../../protocol/index.ts";
+import { roomStub } from "../../worker/rooms/access.ts";
 
 const BASE = "http://roomcast.test";
 
@@ -123,4 +125,15 @@ export async function connect(roomId: string, token: string, query = ""): Promis
     throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
   }
   return new Client(response.webSocket);
+}
+
+/** The room's Durable Object, reached the way the Worker reaches it. */
+export function stubOf(roomId: string) {
+  return roomStub(env, roomId);
+}
+
+/** Runs the room's alarm until its outbox is empty (every message copied to PostgreSQL). */
+export async function drainOutbox(roomId: string): Promise<void> {
+  const stub = stubOf(roomId);
+  while ((await stub.outboxDepth()) > 0) await runDurableObjectAlarm(stub);
 }

@@ -1,8 +1,7 @@
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../context.ts";
-import { configOf } from "../context.ts";
+import { configOf, type AppContext, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
-import { signingKey, verifyToken } from "./jwt.ts";
+import { signingKey, verifyToken, type TokenIdentity } from "./jwt.ts";
 
 /** The token of an `Authorization: Bearer …` header, if any. */
 export function bearerToken(header: string | undefined): string | undefined {
@@ -10,18 +9,22 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** Verifies an access token, answering 401 `token_expired` or `unauthorized` when it fails. */
+export async function verifyBearer(c: AppContext, token: string): Promise<TokenIdentity> {
+  const config = configOf(c);
+  const verified = await verifyToken(token, signingKey(c.env, config), config);
+  if (verified.ok) return verified.identity;
+  throw verified.reason === "expired"
+    ? new ApiError("token_expired", "token expired")
+    : new ApiError("unauthorized", "invalid token");
+}
+
 /** Requires a valid access token; sets `user` and `tokenExp`. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("Authorization"));
   if (!token) throw new ApiError("unauthorized", "missing bearer token");
-  const config = configOf(c);
-  const verified = await verifyToken(token, signingKey(c.env, config), config);
-  if (!verified.ok) {
-    throw verified.reason === "expired"
-      ? new ApiError("token_expired", "token expired")
-      : new ApiError("unauthorized", "invalid token");
-  }
-  c.set("user", verified.identity.user);
-  c.set("tokenExp", verified.identity.exp);
+  const identity = await verifyBearer(c, token);
+  c.set("user", identity.user);
+  c.set("tokenExp", identity.exp);
   await next();
 });

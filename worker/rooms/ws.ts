@@ -4,8 +4,7 @@ import type { User } from "../../protocol/index.ts";
 import { openSockets } from "../../durable-objects/room/capacity.ts";
 import { handoffRequest } from "../../durable-objects/room/handoff.ts";
 import { consumeTicket } from "../../sql/queries.ts";
-import { signingKey, verifyToken } from "../auth/jwt.ts";
-import { bearerToken } from "../auth/middleware.ts";
+import { bearerToken, verifyBearer } from "../auth/middleware.ts";
 import { ticketHash } from "../auth/tickets.ts";
 import { closeDatabase, configOf, database, validate, type AppContext, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
@@ -48,13 +47,7 @@ export function originAllowed(origin: string, allowed: readonly string[]): boole
 async function authenticate(c: AppContext, ticket: string | undefined): Promise<{ user: User; exp: number }> {
   const config = configOf(c);
   const token = bearerToken(c.req.header("Authorization"));
-  if (token) {
-    const verified = await verifyToken(token, signingKey(c.env, config), config);
-    if (verified.ok) return verified.identity;
-    throw verified.reason === "expired"
-      ? new ApiError("token_expired", "token expired")
-      : new ApiError("unauthorized", "invalid token");
-  }
+  if (token) return verifyBearer(c, token);
   if (ticket) {
     const user = await consumeTicket(await database(c), await ticketHash(ticket));
     if (!user) throw new ApiError("unauthorized", "ticket invalid, expired or already used");
