@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { parseDuration, readConfig } from "./config.ts";
+
+describe("readConfig", () => {
+  it("falls back to the documented defaults", () => {
+    const config = readConfig({});
+    expect(config).toMatchObject({
+      environment: "production",
+      maxBodyChars: 4000,
+      logRetention: { count: 10_000, ageMs: 7 * 86_400_000 },
+      dedupeWindowMs: 7 * 86_400_000,
+      authGraceMs: 60_000,
+      maxConnections: 0,
+      databaseMaxConnections: 16,
+      drainToken: undefined,
+    });
+  });
+
+  it.each([
+    [{ MAX_BODY_CHARS: "abc" }, /MAX_BODY_CHARS must be an integer of at least 1, got "abc"/],
+    [{ MAX_BODY_CHARS: "0" }, /MAX_BODY_CHARS/],
+    [{ MAX_CONNECTIONS: "-1" }, /MAX_CONNECTIONS must be an integer of at least 0/],
+    [{ AUTH_GRACE: "60" }, /AUTH_GRACE must be a duration/],
+    [{ ROOM_LOG_RETENTION: "10000" }, /ROOM_LOG_RETENTION must look like 10000,7d/],
+    [{ ROOM_LOG_RETENTION: "0,7d" }, /ROOM_LOG_RETENTION/],
+  ])("refuses %j with an error naming the setting", (vars, message) => {
+    expect(() => readConfig(vars)).toThrow(message);
+  });
+
+  it("accepts 0 for MAX_CONNECTIONS (no limit) and reads retention", () => {
+    expect(readConfig({ MAX_CONNECTIONS: "0", ROOM_LOG_RETENTION: "20,15m" })).toMatchObject({
+      maxConnections: 0,
+      logRetention: { count: 20, ageMs: 900_000 },
+    });
+  });
+});
+
+describe("parseDuration", () => {
+  it.each([
+    ["30s", 30_000],
+    ["15m", 900_000],
+    ["24h", 86_400_000],
+    ["7d", 604_800_000],
+    ["7", undefined],
+    ["1.5h", undefined],
+    ["-5s", undefined],
+    ["5w", undefined],
+  ])("%s -> %s", (raw, ms) => {
+    expect(parseDuration(raw)).toBe(ms);
+  });
+});
