@@ -1,11 +1,16 @@
 // `npm start`: the whole service on one machine. Without DATABASE_URL it
 // starts the embedded PostgreSQL (PGlite) under .data/, migrates it, then
 // runs the Worker and its rooms in workerd through `wrangler dev`.
+// `npm run serve:workerd` (`--runtime=workerd`) does the same with plain
+// `workerd serve` on the self-hosted build in dist/workerd/ instead.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-pg.ts";
+import { wranglerBin, workerdBin } from "./runtime.ts";
+import { DATA_DIRECTORY, HTTP_SOCKET } from "./workerd-config.ts";
 import { createSql } from "../sql/db.ts";
 import { loadMigrations, migrate } from "../sql/migrate.ts";
 
@@ -53,6 +58,18 @@ function derivedMaxConnections(): number {
   return 500;
 }
 
+const runtimeArg = process.argv.find((a) => a.startsWith("--runtime="))?.slice("--runtime=".length);
+const runtime = runtimeArg ?? process.env.ROOMCAST_RUNTIME ?? "wrangler";
+if (runtime !== "wrangler" && runtime !== "workerd") {
+  console.error(`roomcast: unknown runtime "${runtime}"; use wrangler or workerd`);
+  process.exit(1);
+}
+const workerdConfig = resolve(process.env.WORKERD_OUT_DIR ?? "dist/workerd", "config.capnp");
+if (runtime === "workerd" && !existsSync(workerdConfig)) {
+  console.error(`roomcast: ${workerdConfig} is missing; run \`npm run build:workerd\` first`);
+  process.exit(1);
+}
+
 const port = process.env.PORT ?? "8787";
 const host = process.env.HOST ?? "127.0.0.1";
 const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? ".data");
@@ -80,42 +97,72 @@ try {
   await sql.end({ timeout: 5 });
 }
 
-// wrangler's package exports hide its bin; find it next to package.json.
-const wrangler = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
-const args = [
-  wrangler,
-  "dev",
-  "--port", port,
-  "--ip", host,
-  "--persist-to", join(dataDir, "wrangler"),
-  "--show-interactive-dev-session=false",
-  "--var", `DATABASE_URL:${databaseUrl}`,
-];
+// Settings passed to the runtime on top of the shell's own.
+const settings: Record<string, string> = { DATABASE_URL: databaseUrl };
+for (const key of PASSTHROUGH) {
+  const value = process.env[key];
+  if (value !== undefined) settings[key] = value;
+}
 // The default origins follow the port, so a browser page on PORT keeps working.
 if (process.env.ALLOWED_ORIGINS === undefined && port !== "8787") {
-  args.push("--var", `ALLOWED_ORIGINS:http://localhost:${port},http://127.0.0.1:${port}`);
+  settings.ALLOWED_ORIGINS = `http://localhost:${port},http://127.0.0.1:${port}`;
 }
 if (process.env.MAX_CONNECTIONS === undefined) {
-  const max = derivedMaxConnections();
-  args.push("--var", `MAX_CONNECTIONS:${max}`);
-  console.log(`roomcast: MAX_CONNECTIONS=${max} (from the open-file limit)`);
+  settings.MAX_CONNECTIONS = String(derivedMaxConnections());
+  console.log(`roomcast: MAX_CONNECTIONS=${settings.MAX_CONNECTIONS} (from the open-file limit)`);
 }
 // Lets this supervisor drain the rooms before it stops the runtime.
 const drainToken = process.env.DRAIN_TOKEN ?? randomBytes(24).toString("hex");
-args.push("--var", `DRAIN_TOKEN:${drainToken}`);
-for (const key of PASSTHROUGH) {
-  const value = process.env[key];
-  if (value !== undefined) args.push("--var", `${key}:${value}`);
+settings.DRAIN_TOKEN = drainToken;
+
+/**
+ * The self-hosted build runs as production: it needs a real JWT_SECRET. When
+ * the shell has none, one is made once and kept in the data directory
+ * (readable by this user only), so that tokens survive restarts.
+ */
+async function persistedJwtSecret(): Promise<string> {
+  const file = join(dataDir, "jwt-secret");
+  if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  const secret = randomBytes(32).toString("base64url");
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  console.log(`roomcast: JWT_SECRET not set; generated one in ${file}`);
+  return secret;
 }
 
-const child = spawn(process.execPath, args, {
+let command: string[];
+if (runtime === "wrangler") {
+  command = [
+    wranglerBin(),
+    "dev",
+    "--port", port,
+    "--ip", host,
+    "--persist-to", join(dataDir, "wrangler"),
+    "--show-interactive-dev-session=false",
+    ...Object.entries(settings).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+  ];
+} else {
+  const roomDir = join(dataDir, "rooms");
+  await mkdir(roomDir, { recursive: true });
+  settings.JWT_SECRET = process.env.JWT_SECRET ?? (await persistedJwtSecret());
+  command = [
+    workerdBin(),
+    "serve",
+    workerdConfig,
+    "--socket-addr", `${HTTP_SOCKET}=${host}:${port}`,
+    "--directory-path", `${DATA_DIRECTORY}=${roomDir}`,
+  ];
+}
+
+const [program = "", ...programArgs] = runtime === "wrangler" ? [process.execPath, ...command] : command;
+const child = spawn(program, programArgs, {
   stdio: "inherit",
   // Its own process group: Ctrl-C (SIGINT to the terminal's group) and
   // systemd's SIGTERM reach this supervisor first, which drains the rooms
   // before it stops wrangler and workerd.
   detached: true,
   // No telemetry and no fetch of Cloudflare's request.cf sample: this may run offline.
-  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+  // The self-hosted build reads its settings from the environment.
+  env: { ...process.env, ...settings, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
 });
 
 /** Asks the rooms to send `goaway` and close 1012 before the runtime stops. */
@@ -133,7 +180,7 @@ async function drain(): Promise<void> {
   }
 }
 
-console.log(`roomcast: runtime process group ${child.pid}`);
+console.log(`roomcast: ${runtime} on http://${host}:${port}, runtime process group ${child.pid}`);
 
 function stopRuntime(signal: NodeJS.Signals): void {
   try {

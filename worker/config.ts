@@ -80,9 +80,21 @@ function retention(vars: Vars): { count: number; ageMs: number } {
   return { count, ageMs };
 }
 
+/**
+ * The self-hosted build (scripts/build-workerd.ts) binds each setting to an
+ * environment variable, which is null when unset, and passes wrangler.toml's
+ * [vars] as ROOMCAST_DEFAULTS; a set variable wins.
+ */
+function withDefaults(env: Vars): Vars {
+  const defaults = env.ROOMCAST_DEFAULTS;
+  if (typeof defaults !== "object" || defaults === null) return env;
+  const set = Object.entries(env).filter(([, value]) => value !== null && value !== undefined);
+  return { ...(defaults as Vars), ...Object.fromEntries(set) };
+}
+
 /** Reads the config; throws a clear error on a malformed value. */
 export function readConfig(env: object): Config {
-  const vars = env as Vars;
+  const vars = withDefaults(env as Vars);
   const hyperdrive = vars.HYPERDRIVE as { connectionString?: unknown } | undefined;
   return {
     environment: text(vars, "ENVIRONMENT") ?? "production",

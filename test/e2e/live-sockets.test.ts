@@ -1,8 +1,7 @@
 // Live-socket rules against the server as npm start runs it: capacity and
-// shutdown with goaway. Slow consumers are not testable here: wrangler dev
-// puts a proxy between the client and the room that absorbs any backlog, so
-// the room's bufferedAmount stays near 0 (measured: 0–47 bytes while the
-// client had stopped reading). That check runs where workerd serves directly.
+// shutdown with goaway. Slow consumers are not testable: workerd queues
+// frames natively and keeps bufferedAmount near 0 for a stalled reader, under
+// wrangler dev and plain workerd alike (docs/guarantees.md, measured).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginResponse } from "../../protocol/index.ts";
 import { http, Peer, UpgradeRefused, waitUntil } from "../support/node-client.ts";

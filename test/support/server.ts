@@ -1,10 +1,19 @@
-// Starts the service exactly as `npm start` does (scripts/start.ts) on free ports.
+// Starts the service exactly as `npm start` does (scripts/start.ts) on free
+// ports: under `wrangler dev`, or under plain `workerd serve` on the
+// self-hosted build as `npm run serve:workerd` does. ROOMCAST_RUNTIME=workerd
+// runs every end-to-end and fault test on the self-hosted build.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { inject } from "vitest";
 import { waitUntil } from "./node-client.ts";
+
+export type Runtime = "wrangler" | "workerd";
+
+/** The runtime of tests that do not ask for one: ROOMCAST_RUNTIME, else wrangler dev as `npm start`. */
+export const defaultRuntime: Runtime = process.env.ROOMCAST_RUNTIME === "workerd" ? "workerd" : "wrangler";
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -30,7 +39,7 @@ export interface RunningServer {
   kill9(): Promise<void>;
 }
 
-/** The script `npm start` runs, read from package.json so that the tests follow it. */
+/** The script `npm start` runs (serve:workerd runs the same with --runtime=workerd), read from package.json so that the tests follow it. */
 async function startCommand(): Promise<string[]> {
   const pkg = JSON.parse(await readFile("package.json", "utf8")) as { scripts: { start: string } };
   const [program, ...args] = pkg.scripts.start.split(/\s+/);
@@ -39,7 +48,10 @@ async function startCommand(): Promise<string[]> {
 }
 
 /** Runs what `npm start` runs, with the given environment, and waits for /healthz. */
-export async function startServer(env: Record<string, string | undefined> = {}): Promise<RunningServer> {
+export async function startServer(
+  env: Record<string, string | undefined> = {},
+  runtime: Runtime = defaultRuntime,
+): Promise<RunningServer> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const dataDir = env.ROOMCAST_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "roomcast-e2e-")));
   const childEnv: Record<string, string | undefined> = {
@@ -49,6 +61,8 @@ export async function startServer(env: Record<string, string | undefined> = {}):
     EMBEDDED_PG_PORT: String(await freePort()),
     DATABASE_URL: undefined,
     TEST_DATABASE_URL: undefined,
+    ROOMCAST_RUNTIME: runtime,
+    WORKERD_OUT_DIR: inject("workerdOutDir"),
     ...env,
   };
   const child: ChildProcess = spawn(process.execPath, await startCommand(), {
