@@ -2,7 +2,8 @@
 // starts the embedded PostgreSQL (PGlite) under .data/, migrates it, then
 // runs the Worker and its rooms in workerd through `wrangler dev`.
 // `npm run serve:workerd` (`--runtime=workerd`) does the same with plain
-// `workerd serve` on the self-hosted build in dist/workerd/ instead.
+// `workerd serve` on the self-hosted build in dist/workerd/ instead, and
+// `npm run serve:binary` (`--runtime=binary`) with the compiled dist/roomcast.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -60,13 +61,18 @@ function derivedMaxConnections(): number {
 
 const runtimeArg = process.argv.find((a) => a.startsWith("--runtime="))?.slice("--runtime=".length);
 const runtime = runtimeArg ?? process.env.ROOMCAST_RUNTIME ?? "wrangler";
-if (runtime !== "wrangler" && runtime !== "workerd") {
-  console.error(`roomcast: unknown runtime "${runtime}"; use wrangler or workerd`);
+if (runtime !== "wrangler" && runtime !== "workerd" && runtime !== "binary") {
+  console.error(`roomcast: unknown runtime "${runtime}"; use wrangler, workerd or binary`);
   process.exit(1);
 }
 const workerdConfig = resolve(process.env.WORKERD_OUT_DIR ?? "dist/workerd", "config.capnp");
+const binary = resolve(process.env.ROOMCAST_BINARY ?? "dist/roomcast");
 if (runtime === "workerd" && !existsSync(workerdConfig)) {
   console.error(`roomcast: ${workerdConfig} is missing; run \`npm run build:workerd\` first`);
+  process.exit(1);
+}
+if (runtime === "binary" && !existsSync(binary)) {
+  console.error(`roomcast: ${binary} is missing; run \`npm run build:workerd && npm run build:binary\` first`);
   process.exit(1);
 }
 
@@ -145,9 +151,7 @@ if (runtime === "wrangler") {
   await mkdir(roomDir, { recursive: true });
   settings.JWT_SECRET = process.env.JWT_SECRET ?? (await persistedJwtSecret());
   command = [
-    workerdBin(),
-    "serve",
-    workerdConfig,
+    ...(runtime === "binary" ? [binary] : [workerdBin(), "serve", workerdConfig]),
     "--socket-addr", `${HTTP_SOCKET}=${host}:${port}`,
     "--directory-path", `${DATA_DIRECTORY}=${roomDir}`,
   ];

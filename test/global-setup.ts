@@ -17,6 +17,8 @@ declare module "vitest" {
     databaseKind: "postgresql" | "embedded";
     /** Output of `npm run build:workerd` made for this run. */
     workerdOutDir: string;
+    /** `npm run build:binary` of that build. */
+    roomcastBinary: string;
   }
 }
 
@@ -40,7 +42,13 @@ export async function setup(project: TestProject): Promise<void> {
     env: { ...process.env, WORKERD_OUT_DIR: workerdOutDir },
     stdio: ["ignore", "ignore", "inherit"],
   });
+  const roomcastBinary = join(workerdOutDir, "roomcast");
+  execFileSync(process.execPath, ["scripts/build-binary.ts"], {
+    env: { ...process.env, WORKERD_OUT_DIR: workerdOutDir, ROOMCAST_BINARY: roomcastBinary },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   project.provide("workerdOutDir", workerdOutDir);
+  project.provide("roomcastBinary", roomcastBinary);
   project.provide("databaseUrl", url);
   project.provide("databaseKind", embedded ? "embedded" : "postgresql");
   console.log(`tests use ${embedded ? "the embedded PGlite" : "PostgreSQL at TEST_DATABASE_URL"}`);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { inject } from "vitest";
 import { waitUntil } from "./node-client.ts";
 
-export type Runtime = "wrangler" | "workerd";
+export type Runtime = "wrangler" | "workerd" | "binary";
 
 /** The runtime of tests that do not ask for one: ROOMCAST_RUNTIME, else wrangler dev as `npm start`. */
 export const defaultRuntime: Runtime = process.env.ROOMCAST_RUNTIME === "workerd" ? "workerd" : "wrangler";
@@ -63,6 +63,7 @@ export async function startServer(
     TEST_DATABASE_URL: undefined,
     ROOMCAST_RUNTIME: runtime,
     WORKERD_OUT_DIR: inject("workerdOutDir"),
+    ROOMCAST_BINARY: inject("roomcastBinary"),
     ...env,
   };
   const child: ChildProcess = spawn(process.execPath, await startCommand(), {
