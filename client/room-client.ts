@@ -129,7 +129,11 @@ export class RoomClient {
     });
     socket.addEventListener("close", (event) => {
       clearTimeout(watchdog);
-      if (this.#socket !== socket) return;
+      if (this.#socket !== socket) {
+        // Given up on already (watchdog or goaway); its close code still counts.
+        if (event.code !== undefined && event.code !== 4000) this.closes.push(event.code);
+        return;
+      }
       this.#socket = null;
       this.closes.push(event.code ?? 0);
       clearTimeout(this.#renewTimer);
@@ -178,9 +182,18 @@ export class RoomClient {
         this.resyncs.push(frame.fromSeq);
         void this.#fill(frame.fromSeq - 1);
         return;
-      case "goaway":
+      case "goaway": {
         this.#goawayMs = frame.retryAfterMs;
+        // Reconnect after the server's delay without waiting for the close:
+        // workerd may end the connection only when the room hibernates, 10 s
+        // or more after the close frame (docs/guarantees.md).
+        const socket = this.#socket;
+        this.#socket = null;
+        clearTimeout(this.#renewTimer);
+        socket?.close(1000, "goaway");
+        if (socket && !this.#stopped) this.#retry();
         return;
+      }
       case "error":
         // The frame was refused, not stored: send what is pending again soon.
         if (frame.code === "overloaded" || frame.code === "rate_limited" || frame.code === "internal") this.#resendSoon();

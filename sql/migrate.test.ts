@@ -79,7 +79,7 @@ describe("migrate", () => {
     expect(await migrate(sql, migrations)).toEqual([]);
     const tables = await sql<{ table_name: string }[]>`
       SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
-    expect(tables.map((t) => t.table_name)).toEqual(["messages", "room_members", "rooms", "schema_migrations", "users", "ws_tickets"]);
+    expect(tables.map((t) => t.table_name)).toEqual(["messages", "room_leases", "room_members", "rooms", "schema_migrations", "users", "ws_tickets"]);
   });
 
   it("runs each migration in a transaction: a failing one leaves nothing behind", async () => {

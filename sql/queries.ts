@@ -1,4 +1,5 @@
 import type { Message, Room, RoomType, User } from "../protocol/index.ts";
+import type { TransactionSql } from "postgres";
 import type { Sql } from "./db.ts";
 
 interface RoomRow {
@@ -114,7 +115,7 @@ export async function consumeTicket(sql: Sql, hash: string): Promise<User | null
 }
 
 /** Copies messages into the archive; rows already there are skipped. Returns how many were new. */
-export async function insertMessages(sql: Sql, messages: readonly Message[]): Promise<number> {
+export async function insertMessages(sql: Sql | TransactionSql, messages: readonly Message[]): Promise<number> {
   if (messages.length === 0) return 0;
   const rows = messages.map((m) => ({
     room_id: m.roomId,
@@ -182,4 +183,90 @@ export async function maxArchivedSeq(sql: Sql, roomId: string): Promise<number> 
 /** Answers when PostgreSQL does. */
 export async function ping(sql: Sql): Promise<void> {
   await sql`SELECT 1`;
+}
+
+/** A room lease this process holds (multi-process mode). */
+export interface Lease {
+  nodeId: string;
+  epoch: number;
+  ttlMs: number;
+}
+
+/** What a claim answers: the lease, or who holds it and for how much longer. */
+export type Claim = { ok: true; lease: Lease } | { ok: false; holder: string; remainingMs: number };
+
+/**
+ * Claims a room for this process: succeeds when the room has no lease, its
+ * lease expired, or this node holds it already (a restarted process), and
+ * bumps the epoch. When another process holds it, asks that process to hand
+ * the room over (`wanted_by`) and says how long its lease still runs.
+ */
+export async function claimLease(sql: Sql, roomId: string, nodeId: string, ttlMs: number): Promise<Claim> {
+  const claimed = await sql<{ epoch: string }[]>`
+    INSERT INTO room_leases (room_id, node_id, epoch, expires_at)
+    VALUES (${roomId}, ${nodeId}, 1, now() + ${ttlMs} * interval '1 millisecond')
+    ON CONFLICT (room_id) DO UPDATE
+      SET node_id = excluded.node_id, epoch = room_leases.epoch + 1,
+          expires_at = excluded.expires_at, wanted_by = NULL
+      WHERE room_leases.node_id = excluded.node_id OR room_leases.expires_at < now()
+    RETURNING epoch`;
+  const row = claimed[0];
+  if (row) return { ok: true, lease: { nodeId, epoch: Number(row.epoch), ttlMs } };
+  const held = await sql<{ node_id: string; remaining_ms: number }[]>`
+    UPDATE room_leases SET wanted_by = ${nodeId}
+    WHERE room_id = ${roomId} AND node_id <> ${nodeId}
+    RETURNING node_id, greatest(0, extract(epoch FROM expires_at - now()) * 1000)::int AS remaining_ms`;
+  return { ok: false, holder: held[0]?.node_id ?? "unknown", remainingMs: held[0]?.remaining_ms ?? ttlMs };
+}
+
+/** Thrown when a write finds that this process no longer holds the room's lease. */
+export class LeaseLost extends Error {
+  constructor(roomId: string) {
+    super(`room ${roomId}: lease lost to another process`);
+    this.name = "LeaseLost";
+  }
+}
+
+/**
+ * Extends the lease if this process still holds it with this epoch; throws
+ * {@link LeaseLost} otherwise. Returns whether another process asked for the room.
+ */
+async function extendLease(sql: Sql | TransactionSql, roomId: string, lease: Lease): Promise<{ wanted: boolean }> {
+  const rows = await sql<{ wanted_by: string | null }[]>`
+    UPDATE room_leases SET expires_at = now() + ${lease.ttlMs} * interval '1 millisecond'
+    WHERE room_id = ${roomId} AND node_id = ${lease.nodeId} AND epoch = ${lease.epoch}
+    RETURNING wanted_by`;
+  const row = rows[0];
+  if (!row) throw new LeaseLost(roomId);
+  return { wanted: row.wanted_by !== null && row.wanted_by !== lease.nodeId };
+}
+
+/** Renews the lease (the room's alarm, while it has sockets). */
+export async function renewLease(sql: Sql, roomId: string, lease: Lease): Promise<{ wanted: boolean }> {
+  return extendLease(sql, roomId, lease);
+}
+
+/** Gives the room up now, so that the process that asked for it can claim it at once. */
+export async function releaseLease(sql: Sql, roomId: string, lease: Lease): Promise<void> {
+  await sql`
+    UPDATE room_leases SET expires_at = now() - interval '1 millisecond', wanted_by = NULL
+    WHERE room_id = ${roomId} AND node_id = ${lease.nodeId} AND epoch = ${lease.epoch}`;
+}
+
+/**
+ * Stores messages only while this process holds the room's lease: the lease
+ * check and the insert commit together (fencing). A batch whose reply was
+ * lost can be sent again: rows already there are skipped.
+ */
+export async function insertMessagesFenced(
+  sql: Sql,
+  roomId: string,
+  lease: Lease,
+  messages: readonly Message[],
+): Promise<{ wanted: boolean }> {
+  return sql.begin(async (tx) => {
+    const { wanted } = await extendLease(tx, roomId, lease);
+    await insertMessages(tx, messages);
+    return { wanted };
+  });
 }

@@ -30,6 +30,10 @@ export interface Config {
   databaseTimeoutMs: number;
   /** PostgreSQL connections one Worker isolate opens at once. */
   databaseMaxConnections: number;
+  /** This process's name among several behind nginx; set, rooms run in multi-process mode (leases, ack after commit). */
+  nodeId: string | undefined;
+  /** How long a room's lease outlives its owner's last renewal (multi-process mode). */
+  leaseTtlMs: number;
   /** Shared secret of `POST /internal/drain`; unset disables the route. */
   drainToken: string | undefined;
   databaseUrl: string | undefined;
@@ -119,6 +123,8 @@ export function readConfig(env: object): Config {
     reconnectSpreadMs: duration(vars, "RECONNECT_SPREAD", "10s"),
     databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),
     databaseMaxConnections: integer(vars, "DATABASE_MAX_CONNECTIONS", 16),
+    nodeId: text(vars, "NODE_ID"),
+    leaseTtlMs: duration(vars, "LEASE_TTL", "15s"),
     drainToken: text(vars, "DRAIN_TOKEN"),
     // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
     databaseUrl:

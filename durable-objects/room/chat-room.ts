@@ -12,13 +12,22 @@ import {
 } from "../../protocol/index.ts";
 import type { Sql } from "../../sql/db.ts";
 import { createWorkerdSql } from "../../sql/workerd.ts";
-import { maxArchivedSeq, selectMessages } from "../../sql/queries.ts";
+import {
+  claimLease,
+  insertMessagesFenced,
+  LeaseLost,
+  maxArchivedSeq,
+  releaseLease,
+  renewLease,
+  selectMessages,
+  type Lease,
+} from "../../sql/queries.ts";
 import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
 import { ArchiveUnavailable, readAfter, readBefore, type Archive } from "./history.ts";
-import { flushOutbox, outboxDueAt, withTimeout } from "./outbox.ts";
+import { flushOutbox, outboxDueAt, withTimeout, type BatchWriter } from "./outbox.ts";
 import { MAX_STRIKES, newBucket, take, type TokenBucket } from "./rate-limit.ts";
 import { close, send, Sessions, userTag, type Attachment } from "./sessions.ts";
 import { RoomStore } from "./storage.ts";
@@ -63,6 +72,14 @@ export class ChatRoom extends DurableObject<Env> {
   /** The alarm time as last set by this instance; undefined until read. */
   #alarmAt: number | null | undefined;
   #draining = false;
+  // Multi-process mode (NODE_ID set): the lease this process holds on the
+  // room, sends waiting for their commit, and when the lease is next renewed.
+  #lease: Lease | undefined;
+  #retryAfterS = 5;
+  readonly #waiters = new Map<number, { resolve: () => void; reject: (error: unknown) => void }[]>();
+  #committing = false;
+  #renewAt = 0;
+  #claiming: Promise<true | RoomRefusal> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -81,8 +98,11 @@ export class ChatRoom extends DurableObject<Env> {
     }
     const { handoff, lastSeq } = parsed;
     if (this.#draining) return refusal("overloaded", "room is shutting down; reconnect shortly");
-    if (!(await this.#ready(handoff.room))) {
-      return refusal("database_unavailable", "room cannot confirm its sequence with PostgreSQL yet");
+    const ready = await this.#ready(handoff.room);
+    if (ready !== true) {
+      return ready === "overloaded"
+        ? refusal("overloaded", "room is served by another process; retry shortly", this.#retryAfterS)
+        : refusal("database_unavailable", "room cannot confirm its sequence with PostgreSQL yet");
     }
     const firstTab = this.#sessions.open(handoff.user.id).length === 0;
     const { 0: client, 1: server } = new WebSocketPair();
@@ -98,7 +118,7 @@ export class ChatRoom extends DurableObject<Env> {
       type: "welcome",
       room: handoff.room,
       user: handoff.user,
-      headSeq: this.#store.head,
+      headSeq: this.#visibleHead(),
       presence: this.#sessions.presence(),
     });
     if (firstTab) this.#broadcastPresence("join", handoff.user, server);
@@ -158,15 +178,27 @@ export class ChatRoom extends DurableObject<Env> {
     const now = Date.now();
     this.#sessions.closeExpired(now);
     const room = this.#store.room;
-    const due = outboxDueAt(this.#store, now);
-    if (room && due !== null && due <= now + 100) await this.#flush(room.id);
+    if (room && this.#config.nodeId) {
+      await this.#keepLease(room, now);
+    } else {
+      const due = outboxDueAt(this.#store, now);
+      if (room && due !== null && due <= now + 100) await this.#flush(room.id);
+    }
     await this.#arm();
   }
 
   /** RPC: a message published over REST; the same path, order and dedupe as a WebSocket send. */
   async publish(room: Room, user: User, input: PublishRequest): Promise<PublishResult> {
-    if (!(await this.#ready(room))) return { ok: false, code: "database_unavailable" };
-    const accepted = this.#accept(room.id, user, input.clientMsgId, input.body);
+    const ready = await this.#ready(room);
+    if (ready !== true) return { ok: false, code: ready };
+    let accepted: Accepted;
+    try {
+      accepted = this.#config.nodeId
+        ? await this.#acceptCommitted(room.id, user, input.clientMsgId, input.body)
+        : this.#accept(room.id, user, input.clientMsgId, input.body);
+    } catch {
+      return { ok: false, code: "database_unavailable" };
+    }
     if (accepted.kind === "overloaded") return { ok: false, code: "overloaded" };
     if (accepted.kind === "stored") return { ok: true, message: accepted.message, duplicate: false };
     const original = await this.#message(room.id, accepted.seq);
@@ -175,13 +207,15 @@ export class ChatRoom extends DurableObject<Env> {
 
   /** RPC: a page of history, ascending, from the room's log and PostgreSQL beyond it. */
   async history(room: Room, range: HistoryRange): Promise<HistoryResult> {
-    if (!(await this.#ready(room))) return { ok: false, code: "database_unavailable" };
+    const ready = await this.#ready(room);
+    if (ready !== true) return { ok: false, code: ready };
+    const head = this.#visibleHead();
     try {
       const messages =
         range.after !== undefined
           ? await readAfter(this.#store, this.#archive(room.id), room.id, range.after, range.limit)
-          : await readBefore(this.#store, this.#archive(room.id), room.id, range.before ?? this.#store.head + 1, range.limit);
-      return { ok: true, messages };
+          : await readBefore(this.#store, this.#archive(room.id), room.id, Math.min(range.before ?? head + 1, head + 1), range.limit);
+      return { ok: true, messages: messages.filter((m) => m.seq <= head) };
     } catch (error) {
       if (error instanceof ArchiveUnavailable) return { ok: false, code: "database_unavailable" };
       throw error;
@@ -203,13 +237,29 @@ export class ChatRoom extends DurableObject<Env> {
     const sockets = this.#sessions.open();
     for (const ws of sockets) this.#goaway(ws, CLOSE.serviceRestart, "server restarting");
     this.#reportSockets();
+    await this.#release("server restarting");
     return sockets.length;
   }
 
   async #dispatch(ws: WebSocket, attachment: Attachment, room: Room, frame: ClientFrame): Promise<void> {
     switch (frame.type) {
       case "send": {
-        const accepted = this.#accept(room.id, attachment.user, frame.clientMsgId, frame.body);
+        let accepted: Accepted;
+        if (this.#config.nodeId) {
+          if ((await this.#ready(room)) !== true) {
+            // Another process owns the room now: reconnect, nginx sends the client there.
+            this.#goaway(ws, CLOSE.serviceRestart, "room moved to another process");
+            return;
+          }
+          try {
+            accepted = await this.#acceptCommitted(room.id, attachment.user, frame.clientMsgId, frame.body);
+          } catch {
+            send(ws, { type: "error", code: "overloaded", message: "message not stored (database unavailable); retry" });
+            return;
+          }
+        } else {
+          accepted = this.#accept(room.id, attachment.user, frame.clientMsgId, frame.body);
+        }
         if (accepted.kind === "overloaded") {
           send(ws, { type: "error", code: "overloaded", message: "room cannot take messages now; retry later" });
           return;
@@ -261,15 +311,16 @@ export class ChatRoom extends DurableObject<Env> {
    * with the first seq it lacks, never a silent hole.
    */
   async #replay(ws: WebSocket, roomId: string, lastSeq: number): Promise<void> {
-    if (lastSeq > this.#store.head) {
+    const head = this.#visibleHead();
+    if (lastSeq > head) {
       // The client saw seqs this room does not have: its view cannot be trusted.
-      send(ws, { type: "resync_required", fromSeq: this.#store.head + 1 });
+      send(ws, { type: "resync_required", fromSeq: head + 1 });
       return;
     }
     this.#sessions.hold(ws);
     let messages: Message[] = [];
     try {
-      messages = await readAfter(this.#store, this.#archive(roomId), roomId, lastSeq, RESUME_MAX);
+      messages = (await readAfter(this.#store, this.#archive(roomId), roomId, lastSeq, RESUME_MAX)).filter((m) => m.seq <= head);
     } catch (error) {
       // Unreachable archive or a failure of our own: either way the client is
       // told where its stream breaks, and the frames held for it still flow.
@@ -277,7 +328,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
     for (const message of messages) this.#sessions.deliver(ws, encodeServerFrame({ type: "message", ...message }));
     const lastSent = messages.at(-1)?.seq ?? lastSeq;
-    if (lastSent < this.#store.head) send(ws, { type: "resync_required", fromSeq: lastSent + 1 });
+    if (lastSent < head) send(ws, { type: "resync_required", fromSeq: lastSent + 1 });
     for (const frame of this.#sessions.release(ws)) {
       if (frame.type !== "message" || frame.seq > lastSent) this.#sessions.deliver(ws, encodeServerFrame(frame));
     }
@@ -314,10 +365,12 @@ export class ChatRoom extends DurableObject<Env> {
    * Before the first message of this object's storage: continue after the
    * highest seq PostgreSQL holds for the room, so that a room whose SQLite is
    * new (a fresh node, a lost disk) never reuses a seq. While PostgreSQL
-   * cannot answer, the room refuses work rather than guess.
+   * cannot answer, the room refuses work rather than guess. In multi-process
+   * mode the room first claims its lease (see {@link #claim}).
    */
-  async #ready(room: Room): Promise<boolean> {
+  async #ready(room: Room): Promise<true | RoomRefusal> {
     this.#store.saveRoom(room);
+    if (this.#config.nodeId) return this.#claim(room);
     if (this.#store.headChecked) return true;
     const pg = this.#database();
     if (!pg) {
@@ -333,7 +386,201 @@ export class ChatRoom extends DurableObject<Env> {
         console.error(`room ${room.id}: cannot read the archived head: ${errorText(error)}`);
       }
     });
-    return this.#store.headChecked;
+    return this.#store.headChecked ? true : "database_unavailable";
+  }
+
+  /**
+   * Multi-process mode: this process serves the room only while it holds the
+   * room's lease in PostgreSQL. Claiming it bumps the epoch, drops what was
+   * appended here but never committed, and takes what PostgreSQL holds beyond
+   * the local log (another process may have served the room meanwhile).
+   */
+  async #claim(room: Room): Promise<true | RoomRefusal> {
+    if (this.#lease) return true;
+    // One claim at a time; concurrent requests wait for the same answer.
+    this.#claiming ??= this.#tryClaim(room).finally(() => {
+      this.#claiming = undefined;
+    });
+    const answer = await this.#claiming;
+    if (answer === true) {
+      // Messages a room that never ran in this mode had acknowledged are copied under the lease.
+      if (this.#store.outboxDepth > 0) void this.#commit(room.id);
+      await this.#arm();
+    }
+    return answer;
+  }
+
+  async #tryClaim(room: Room): Promise<true | RoomRefusal> {
+    const pg = this.#database();
+    const nodeId = this.#config.nodeId;
+    if (!pg || !nodeId) return "database_unavailable";
+    try {
+      const timeoutMs = this.#config.databaseTimeoutMs;
+      const claim = await withTimeout(claimLease(pg, room.id, nodeId, this.#config.leaseTtlMs), timeoutMs, "lease claim");
+      if (!claim.ok) {
+        this.#retryAfterS = Math.max(1, Math.ceil(claim.remainingMs / 1000));
+        return "overloaded";
+      }
+      const archivedHead = await withTimeout(maxArchivedSeq(pg, room.id), timeoutMs, "head check");
+      const archived = await withTimeout(
+        selectMessages(pg, room.id, {
+          afterSeq: Math.min(this.#store.committed, archivedHead),
+          beforeSeq: archivedHead + 1,
+          limit: this.#config.logRetention.count,
+          newest: true,
+        }),
+        timeoutMs,
+        "catch-up",
+      );
+      this.#store.adoptArchive(archived, archivedHead);
+      this.#lease = claim.lease;
+      this.#renewAt = Date.now() + this.#config.leaseTtlMs / 3;
+      return true;
+    } catch (error) {
+      this.#pg = undefined;
+      console.error(`room ${room.id}: cannot claim the room's lease: ${errorText(error)}`);
+      return "database_unavailable";
+    }
+  }
+
+  /**
+   * Multi-process mode: stores the message locally with the next seq, then
+   * acknowledges it only once PostgreSQL committed it under this process's
+   * lease; the broadcast happens at that commit. Sends that arrive while a
+   * commit is in flight go in the next batch together. Throws when the
+   * commit fails: the sender is told to retry, and its resend is deduplicated.
+   */
+  async #acceptCommitted(roomId: string, user: User, clientMsgId: string, body: string): Promise<Accepted> {
+    const seen = this.#store.findSent(user.id, clientMsgId);
+    if (seen !== null) {
+      if (seen > this.#store.committed) await this.#committedThrough(roomId, seen);
+      return { kind: "duplicate", seq: seen };
+    }
+    if (this.#store.outboxDepth >= this.#config.outboxMaxPending) return { kind: "overloaded" };
+    const message = this.#store.append(roomId, user, clientMsgId, body);
+    await this.#committedThrough(roomId, message.seq);
+    return { kind: "stored", message };
+  }
+
+  #committedThrough(roomId: string, seq: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const list = this.#waiters.get(seq) ?? [];
+      list.push({ resolve, reject });
+      this.#waiters.set(seq, list);
+      void this.#commit(roomId);
+    });
+  }
+
+  /** Commits the outbox in batches, fenced by the lease; broadcasts and acks what committed. */
+  async #commit(roomId: string): Promise<void> {
+    if (this.#committing) return;
+    this.#committing = true;
+    try {
+      while (this.#lease && this.#store.outboxDepth > 0) {
+        const pg = this.#database();
+        const lease: Lease = this.#lease;
+        if (!pg) break;
+        let wanted = false;
+        const write: BatchWriter = async (db, batch) => {
+          wanted = (await insertMessagesFenced(db, roomId, lease, batch)).wanted;
+        };
+        const result = await flushOutbox(this.#store, pg, roomId, {
+          batchSize: this.#config.outboxBatchSize,
+          timeoutMs: this.#config.databaseTimeoutMs,
+          write,
+        });
+        if (!result.ok) {
+          this.#settle(this.#store.head, result.cause);
+          if (result.cause instanceof LeaseLost) {
+            this.#lost("room moved to another process");
+          } else {
+            this.#pg = undefined;
+            console.error(`room ${roomId}: commit failed (${result.failures} in a row): ${result.error}`);
+          }
+          break;
+        }
+        const last = result.messages.at(-1);
+        if (last) this.#store.markCommitted(last.seq);
+        this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
+        for (const message of result.messages) this.#sessions.broadcast({ type: "message", ...message });
+        if (last) this.#settle(last.seq);
+        if (wanted) await this.#release("room handed over to another process");
+      }
+    } finally {
+      this.#committing = false;
+    }
+    // Sends that failed stay in the outbox; their senders retry, or the alarm does.
+    await this.#arm();
+  }
+
+  /** Resolves (or with `error`, rejects) every send waiting on a seq up to `through`. */
+  #settle(through: number, error?: unknown): void {
+    for (const [seq, list] of [...this.#waiters].sort((a, b) => a[0] - b[0])) {
+      if (seq > through) break;
+      this.#waiters.delete(seq);
+      for (const waiter of list) {
+        if (error === undefined) waiter.resolve();
+        else waiter.reject(error);
+      }
+    }
+  }
+
+  /** Alarm, multi-process mode: renews the lease while sockets are open, and commits what is due. */
+  async #keepLease(room: Room, now: number): Promise<void> {
+    const sockets = this.#sessions.open().length;
+    if (!this.#lease) {
+      if (sockets === 0 && this.#store.outboxDepth === 0) return;
+      if ((await this.#claim(room)) !== true) {
+        if (sockets > 0) this.#lost("room moved to another process");
+        return;
+      }
+    }
+    const lease = this.#lease;
+    const pg = this.#database();
+    if (lease && pg && sockets > 0 && now >= this.#renewAt) {
+      try {
+        const { wanted } = await withTimeout(renewLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease renewal");
+        this.#renewAt = now + this.#config.leaseTtlMs / 3;
+        if (wanted) await this.#release("room handed over to another process");
+      } catch (error) {
+        if (error instanceof LeaseLost) this.#lost("room moved to another process");
+        else {
+          this.#pg = undefined;
+          this.#renewAt = now + 1000;
+          console.error(`room ${room.id}: lease renewal failed: ${errorText(error)}`);
+        }
+      }
+    }
+    const due = outboxDueAt(this.#store, now);
+    if (this.#lease && due !== null && due <= now + 100) await this.#commit(room.id);
+  }
+
+  /** The lease is gone: nothing more is acknowledged here; clients reconnect to the new owner. */
+  #lost(reason: string): void {
+    this.#lease = undefined;
+    this.#settle(Number.MAX_SAFE_INTEGER, new Error(reason));
+    for (const ws of this.#sessions.open()) this.#goaway(ws, CLOSE.serviceRestart, reason);
+    this.#reportSockets();
+  }
+
+  /** Gives the room up at once (drain, or another process asked for it). */
+  async #release(reason: string): Promise<void> {
+    const lease = this.#lease;
+    const room = this.#store.room;
+    if (!lease || !room) return;
+    this.#lost(reason);
+    const pg = this.#database();
+    if (!pg) return;
+    try {
+      await withTimeout(releaseLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease release");
+    } catch (error) {
+      console.error(`room ${room.id}: lease release failed (it expires by itself): ${errorText(error)}`);
+    }
+  }
+
+  /** The newest seq clients may see: in multi-process mode, the last committed one. */
+  #visibleHead(): number {
+    return this.#config.nodeId ? this.#store.committed : this.#store.head;
   }
 
   async #flush(roomId: string): Promise<void> {
@@ -358,7 +605,8 @@ export class ChatRoom extends DurableObject<Env> {
   /** Sets the alarm for the earliest of: the next outbox copy, the next token expiry. */
   async #arm(): Promise<void> {
     const now = Date.now();
-    const candidates = [outboxDueAt(this.#store, now), this.#sessions.nextExpiry()].filter((t): t is number => t !== null);
+    const renewal = this.#lease && this.#sessions.open().length > 0 ? this.#renewAt : null;
+    const candidates = [outboxDueAt(this.#store, now), this.#sessions.nextExpiry(), renewal].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const target = Math.min(...candidates);
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
@@ -419,8 +667,8 @@ export class ChatRoom extends DurableObject<Env> {
   }
 }
 
-function refusal(code: RoomRefusal, message: string): Response {
-  return Response.json({ error: { code, message } }, { status: 503, headers: { "Retry-After": "5" } });
+function refusal(code: RoomRefusal, message: string, retryAfterS = 5): Response {
+  return Response.json({ error: { code, message } }, { status: 503, headers: { "Retry-After": String(retryAfterS) } });
 }
 
 function errorText(error: unknown): string {

@@ -1,6 +1,10 @@
+import type { Message } from "../../protocol/index.ts";
 import type { Sql } from "../../sql/db.ts";
 import { insertMessages } from "../../sql/queries.ts";
 import type { RoomStore } from "./storage.ts";
+
+/** Writes one batch to PostgreSQL; the default is a plain idempotent insert. */
+export type BatchWriter = (pg: Sql, batch: readonly Message[]) => Promise<unknown>;
 
 /** Delay between a send and the first copy attempt, so that a burst goes in one batch. */
 export const FLUSH_DELAY_MS = 100;
@@ -11,8 +15,8 @@ const RETRY_AT_KEY = "outbox_retry_at";
 
 /** What one flush did. */
 export type FlushResult =
-  | { ok: true; copied: number; remaining: number }
-  | { ok: false; failures: number; retryInMs: number; error: string };
+  | { ok: true; copied: number; remaining: number; messages: Message[] }
+  | { ok: false; failures: number; retryInMs: number; error: string; cause: unknown };
 
 /** Exponential backoff with jitter in its upper half: 0.5–1 × min(max, base·2^(n-1)). */
 export function backoffMs(failures: number, random: () => number = Math.random): number {
@@ -47,24 +51,25 @@ export async function flushOutbox(
   store: RoomStore,
   pg: Sql,
   roomId: string,
-  options: { batchSize: number; timeoutMs: number; now?: () => number },
+  options: { batchSize: number; timeoutMs: number; now?: () => number; write?: BatchWriter },
 ): Promise<FlushResult> {
   const now = options.now ?? Date.now;
   const batch = store.outboxBatch(roomId, options.batchSize);
   const last = batch.at(-1);
-  if (!last) return { ok: true, copied: 0, remaining: 0 };
+  if (!last) return { ok: true, copied: 0, remaining: 0, messages: [] };
+  const write = options.write ?? insertMessages;
   try {
-    await withTimeout(insertMessages(pg, batch), options.timeoutMs, "outbox copy");
+    await withTimeout(write(pg, batch), options.timeoutMs, "outbox copy");
   } catch (error) {
     const failures = store.counter(FAILURES_KEY) + 1;
     const retryInMs = backoffMs(failures);
     store.setCounter(FAILURES_KEY, failures);
     store.setCounter(RETRY_AT_KEY, now() + retryInMs);
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, failures, retryInMs, error: message };
+    return { ok: false, failures, retryInMs, error: message, cause: error };
   }
   store.markCopied(last.seq);
   store.setCounter(FAILURES_KEY, 0);
   store.setCounter(RETRY_AT_KEY, 0);
-  return { ok: true, copied: batch.length, remaining: store.outboxDepth };
+  return { ok: true, copied: batch.length, remaining: store.outboxDepth, messages: batch };
 }

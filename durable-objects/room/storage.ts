@@ -195,6 +195,64 @@ export class RoomStore {
     this.#outboxDepth = Math.max(0, this.#outboxDepth - removed);
   }
 
+  /**
+   * Multi-process mode: the highest seq PostgreSQL is known to hold, set after
+   * each commit. Messages above it are neither acknowledged nor broadcast.
+   */
+  get committed(): number {
+    return this.#committedMark() ?? this.#head;
+  }
+
+  /** Multi-process mode: PostgreSQL committed everything up to `seq`. */
+  markCommitted(seq: number): void {
+    if (seq > (this.#committedMark() ?? 0)) this.setCounter("committed", seq);
+  }
+
+  #committedMark(): number | null {
+    const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'committed'").toArray()[0];
+    return row ? Number(row.value) : null;
+  }
+
+  /**
+   * Multi-process mode, after this process claimed the room: drops what was
+   * appended but never committed (never acknowledged nor broadcast; its
+   * senders resend it), then takes PostgreSQL's newest messages beyond the
+   * local log, with their client ids for dedupe, and continues after them.
+   * A room that never ran in this mode keeps its outbox: those messages were
+   * acknowledged, and the room copies them under its lease.
+   */
+  adoptArchive(archived: readonly Message[], archivedHead: number): void {
+    this.#storage.transactionSync(() => {
+      const mark = this.#committedMark();
+      const committed = mark ?? this.#head;
+      if (mark !== null) {
+        this.#sql.exec("DELETE FROM sent WHERE seq > ?", committed);
+        this.#sql.exec("DELETE FROM messages WHERE seq > ?", committed);
+        this.#sql.exec("DELETE FROM outbox");
+        this.#outboxDepth = 0;
+      }
+      const fresh = archived.filter((m) => m.seq > committed);
+      const first = fresh[0];
+      // Keep the log contiguous: if PostgreSQL's page starts past it, the old part goes (PostgreSQL has it).
+      if (first && first.seq > committed + 1) this.#sql.exec("DELETE FROM messages WHERE seq < ?", first.seq);
+      for (const m of fresh) {
+        this.#sql.exec(
+          `INSERT OR IGNORE INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          m.seq, m.id, m.userId, m.username, m.body, m.clientMsgId, m.createdAt,
+        );
+        this.#sql.exec(
+          "INSERT OR REPLACE INTO sent (user_id, client_msg_id, seq, at_ms) VALUES (?, ?, ?, ?)",
+          m.userId, m.clientMsgId, m.seq, Date.parse(m.createdAt),
+        );
+      }
+      const head = Math.max(committed, archivedHead, fresh.at(-1)?.seq ?? 0);
+      this.#head = head;
+      this.setCounter("head", head);
+      this.setCounter("committed", mark === null ? head - this.#outboxDepth : head);
+      this.setCounter("head_checked", 1);
+    });
+  }
+
   /** Messages still waiting for PostgreSQL. */
   get outboxDepth(): number {
     return this.#outboxDepth;

@@ -30,7 +30,13 @@ interface Row {
 async function roomView(base: string, token: string, room: string): Promise<Message[]> {
   const out: Message[] = [];
   for (let after = 0; ; ) {
-    const page = await http(base, `/rooms/${room}/messages?after=${after}&limit=200`, { token });
+    let page = await http(base, `/rooms/${room}/messages?after=${after}&limit=200`, { token });
+    // 503 while a room moves between processes (F6): retry as a client would.
+    for (let attempt = 0; page.status === 503 && attempt < 40; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      page = await http(base, `/rooms/${room}/messages?after=${after}&limit=200`, { token });
+    }
+    if (page.status !== 200) throw new Error(`history of ${room}: ${page.status} ${JSON.stringify(page.body)}`);
     const messages = (page.body as { messages: Message[] }).messages;
     if (messages.length === 0) return out;
     out.push(...messages);

@@ -79,7 +79,7 @@ export async function startServer(
   // SIGTERM to the supervisor, as systemd would: it drains the rooms, then
   // stops wrangler and workerd. Everything is killed if it hangs.
   const stop = async () => {
-    if (child.exitCode !== null || child.pid === undefined) return;
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     process.kill(child.pid, "SIGTERM");
     const timer = setTimeout(() => killGroup("SIGKILL"), 20_000);
     await exited;
