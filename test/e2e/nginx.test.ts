@@ -2,28 +2,14 @@
 // self-hosted build share one PostgreSQL behind Debian's nginx with the site
 // file we ship (deploy/nginx/roomcast.conf, over TLS). Every socket of a room
 // must land on the same process, and rooms on both processes must work.
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import type { LoginResponse } from "../../protocol/index.ts";
 import { http, Peer } from "../support/node-client.ts";
-import { startNginx, type RunningNginx } from "../support/nginx.ts";
+import { hasNginx, roomFiles, startNginx, type RunningNginx } from "../support/nginx.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 
 // The test's certificate is self-signed; this file's process only.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
-
-/** Debian's nginx (`apt-get install nginx`; .ci/run installs it). Without it this file is skipped, and says so. */
-const hasNginx = (() => {
-  try {
-    execFileSync("nginx", ["-v"], { stdio: "ignore" });
-    return true;
-  } catch {
-    console.warn("nginx is not installed: the two-process test is skipped (apt-get install nginx)");
-    return false;
-  }
-})();
 
 const SECRET = "nginx-test-secret-nginx-test-secret-0123";
 const ROOMS = 12;
@@ -41,12 +27,6 @@ afterAll(async () => {
   await nginx?.stop();
   await Promise.all(servers.map((s) => s.stop()));
 });
-
-/** The room objects a process has created on its disk. */
-function roomFiles(server: RunningServer): string[] {
-  const dir = join(server.dataDir, "rooms", "roomcast-ChatRoom");
-  return existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)) : [];
-}
 
 it.skipIf(!hasNginx)("puts every socket of a room on one process, and rooms on both processes work", async () => {
   const prefix = `ng${Date.now().toString(36)}`;
@@ -80,7 +60,7 @@ it.skipIf(!hasNginx)("puts every socket of a room on one process, and rooms on b
     for (const p of peers) p.close();
   }
 
-  const files = servers.map(roomFiles);
+  const files = servers.map((s) => roomFiles(s.dataDir));
   // Each room object exists on exactly one process...
   expect(files[0]?.filter((f) => files[1]?.includes(f))).toEqual([]);
   expect((files[0]?.length ?? 0) + (files[1]?.length ?? 0)).toBe(ROOMS);

@@ -4,14 +4,12 @@
 // shipped site. Under load, kill -9 one: its rooms move to the other once
 // their leases expire, and I1–I4 hold. Then it restarts, and the rooms nginx
 // hashes to it are handed back (wanted_by), still without loss or duplicates.
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { http, waitUntil } from "../support/node-client.ts";
-import { startNginx } from "../support/nginx.ts";
+import { hasNginx, roomFiles, startNginx } from "../support/nginx.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { createSql } from "../../sql/db.ts";
 import { check } from "./checker.ts";
@@ -24,22 +22,6 @@ process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
 
 const SECRET = "fault-tests-secret-fault-tests-secret";
 const cleanup = teardownAfterAll();
-
-const hasNginx = (() => {
-  try {
-    execFileSync("nginx", ["-v"], { stdio: "ignore" });
-    return true;
-  } catch {
-    console.warn("nginx is not installed: F6 is skipped (apt-get install nginx)");
-    return false;
-  }
-})();
-
-/** Room objects a process has on its disk. */
-function roomFiles(dataDir: string): string[] {
-  const dir = join(dataDir, "rooms", "roomcast-ChatRoom");
-  return existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)) : [];
-}
 
 it.skipIf(!hasNginx)("F6 kill -9 of one of two processes under load: rooms fail over and back, nothing acked is lost", async () => {
   const db = await sharedDatabase();

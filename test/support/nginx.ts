@@ -2,11 +2,29 @@
 // (deploy/nginx/roomcast.conf), its upstreams pointed at the test's workerd
 // processes and its TLS at a throwaway self-signed certificate.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./server.ts";
 import { waitUntil } from "./node-client.ts";
+
+/** Debian's nginx (`apt-get install nginx`; .ci/run installs it). Tests that need it are skipped, saying so, without it. */
+export const hasNginx: boolean = (() => {
+  try {
+    execFileSync("nginx", ["-v"], { stdio: "ignore" });
+    return true;
+  } catch {
+    console.warn("nginx is not installed: the tests through nginx are skipped (apt-get install nginx)");
+    return false;
+  }
+})();
+
+/** The room objects a workerd process has on its disk (ROOMCAST_DATA_DIR/rooms). */
+export function roomFiles(dataDir: string): string[] {
+  const dir = join(dataDir, "rooms", "roomcast-ChatRoom");
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)) : [];
+}
 
 export interface RunningNginx {
   /** https://127.0.0.1:<port> of the TLS server block. */
