@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-pg.ts";
 import { wranglerBin, workerdBin } from "./runtime.ts";
-import { DATA_DIRECTORY, HTTP_SOCKET } from "./workerd-config.ts";
+import { DATA_DIRECTORY, HTTP_SOCKET, METRICS_SOCKET } from "./workerd-config.ts";
 import { createSql } from "../sql/db.ts";
 import { loadMigrations, migrate } from "../sql/migrate.ts";
 
@@ -155,6 +155,7 @@ if (runtime === "wrangler") {
   command = [
     ...(runtime === "binary" ? [binary] : [workerdBin(), "serve", workerdConfig]),
     "--socket-addr", `${HTTP_SOCKET}=${host}:${port}`,
+    "--socket-addr", `${METRICS_SOCKET}=${process.env.METRICS_ADDR ?? "127.0.0.1:9464"}`,
     "--directory-path", `${DATA_DIRECTORY}=${roomDir}`,
   ];
 }

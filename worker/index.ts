@@ -1,6 +1,8 @@
 import { app } from "./app.ts";
 
 export { ChatRoom } from "../durable-objects/room/chat-room.ts";
+// Bound to its own socket by the self-hosted build (scripts/workerd-config.ts).
+export { MetricsEntrypoint } from "../metrics-bridge/entrypoint.ts";
 
 export default {
   fetch: app.fetch,

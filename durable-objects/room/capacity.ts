@@ -7,7 +7,9 @@
  * (from ctx.getWebSockets(), so hibernation does not skew it). On Cloudflare
  * isolates are many and MAX_CONNECTIONS stays unset.
  */
-const rooms = new Map<string, number>();
+import type { RoomType } from "../../protocol/index.ts";
+
+const rooms = new Map<string, { count: number; type: RoomType }>();
 let total = 0;
 
 /** Sockets open in this isolate. */
@@ -20,9 +22,16 @@ export function liveRooms(): string[] {
   return [...rooms.keys()];
 }
 
+/** Open sockets in this isolate by room type (the metrics socket's `websocket_connections`). */
+export function socketsByRoomType(): Map<RoomType, number> {
+  const byType = new Map<RoomType, number>();
+  for (const { count, type } of rooms.values()) byType.set(type, (byType.get(type) ?? 0) + count);
+  return byType;
+}
+
 /** A room's current number of open sockets. */
-export function reportRoomSockets(roomId: string, count: number): void {
-  total += count - (rooms.get(roomId) ?? 0);
-  if (count > 0) rooms.set(roomId, count);
+export function reportRoomSockets(roomId: string, type: RoomType, count: number): void {
+  total += count - (rooms.get(roomId)?.count ?? 0);
+  if (count > 0) rooms.set(roomId, { count, type });
   else rooms.delete(roomId);
 }

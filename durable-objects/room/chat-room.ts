@@ -649,7 +649,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   #reportSockets(): void {
     const room = this.#store.room;
-    if (room) reportRoomSockets(room.id, this.#sessions.open().length);
+    if (room) reportRoomSockets(room.id, room.type, this.#sessions.open().length);
   }
 
   #broadcastPresence(event: "join" | "leave", user: User, exclude: WebSocket): void {

@@ -31,6 +31,8 @@ export async function freePort(): Promise<number> {
 /** A running server and how to stop it. */
 export interface RunningServer {
   base: string;
+  /** The metrics socket of the self-hosted build (workerd and binary runtimes). */
+  metrics: string;
   dataDir: string;
   output: () => string;
   /** SIGTERM, as an operator stops it: rooms are drained first. */
@@ -59,6 +61,7 @@ export async function startServer(
     PORT: String(port),
     ROOMCAST_DATA_DIR: dataDir,
     EMBEDDED_PG_PORT: String(await freePort()),
+    METRICS_ADDR: `127.0.0.1:${await freePort()}`,
     DATABASE_URL: undefined,
     TEST_DATABASE_URL: undefined,
     ROOMCAST_RUNTIME: runtime,
@@ -109,6 +112,7 @@ export async function startServer(
   }
   return {
     base,
+    metrics: `http://${childEnv.METRICS_ADDR ?? ""}/metrics`,
     dataDir,
     output: () => log,
     stop,
