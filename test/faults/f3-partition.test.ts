@@ -12,10 +12,17 @@ import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, typ
 
 const cleanup = teardownAfterAll();
 
-/** Resident memory of every workerd process, in MiB. */
-function workerdRssMiB(): number {
-  const out = execFileSync("ps", ["-C", "workerd", "-o", "rss="], { encoding: "utf8" });
-  return out.split("\n").reduce((sum, line) => sum + (Number(line.trim()) || 0), 0) / 1024;
+/** Resident memory of this server's workerd process, in MiB (not any other workerd on the machine). */
+function workerdRssMiB(server: RunningServer): number {
+  const group = server.runtimeGroup();
+  if (!group) throw new Error("the server did not say its runtime process group");
+  const out = execFileSync("ps", ["-g", String(group), "-o", "rss=,comm="], { encoding: "utf8" });
+  return (
+    out
+      .split("\n")
+      .filter((line) => line.trim().endsWith("workerd"))
+      .reduce((sum, line) => sum + (Number.parseInt(line.trim(), 10) || 0), 0) / 1024
+  );
 }
 
 function p99(values: number[]): number {
@@ -43,11 +50,11 @@ it("F3 PostgreSQL behind a packet-swallowing partition for 30 s: bounded acks an
   await sleep(3000);
 
   const before = latencies(workload).length;
-  const rssBefore = workerdRssMiB();
+  const rssBefore = workerdRssMiB(server);
   relay.blackhole(true);
   await sleep(30_000);
   const during = latencies(workload).slice(before);
-  const rssDuring = workerdRssMiB();
+  const rssDuring = workerdRssMiB(server);
   expect((await http(server.base, "/readyz")).status).toBe(503);
   relay.blackhole(false);
   await sleep(2000);

@@ -1,11 +1,23 @@
 // Shared by the fault tests: teardown in reverse order of setup, and pauses.
 import { afterAll } from "vitest";
 
-/** Registers teardown steps that run after the file's tests, last first. */
+/**
+ * Registers teardown steps that run after the file's tests, last first. Every
+ * step runs even when an earlier one fails (a leftover server would skew the
+ * next test's figures); the first failure is reported after all have run.
+ */
 export function teardownAfterAll(): (step: () => Promise<void> | void) => void {
   const steps: (() => Promise<void> | void)[] = [];
   afterAll(async () => {
-    for (const step of steps.reverse()) await step();
+    const failures: unknown[] = [];
+    for (const step of steps.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
   });
   return (step) => void steps.push(step);
 }

@@ -37,6 +37,8 @@ export interface RunningServer {
   output: () => string;
   /** SIGTERM, as an operator stops it: rooms are drained first. */
   stop(): Promise<void>;
+  /** The runtime's process group (wrangler and workerd, or workerd alone). */
+  runtimeGroup(): number | undefined;
   /** `kill -9` of the supervisor, wrangler and workerd at once. */
   kill9(): Promise<void>;
 }
@@ -115,6 +117,7 @@ export async function startServer(
     metrics: `http://${childEnv.METRICS_ADDR ?? ""}/metrics`,
     dataDir,
     output: () => log,
+    runtimeGroup: () => Number(/runtime process group (\d+)/.exec(log)?.[1]) || undefined,
     stop,
     async kill9() {
       killGroup("SIGKILL");
