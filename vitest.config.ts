@@ -27,6 +27,8 @@ export default defineConfig({
                 AUTH_GRACE: "2s",
                 // Short, so that the end of the dedupe window is testable.
                 DEDUPE_WINDOW: "3s",
+                // Enables GET /metrics (worker/metrics.test.ts).
+                METRICS_TOKEN: "test-metrics-token",
               },
             },
           })),

@@ -45,6 +45,7 @@ const PASSTHROUGH = [
   "DATABASE_MAX_CONNECTIONS",
   "NODE_ID",
   "LEASE_TTL",
+  "METRICS_TOKEN",
 ];
 
 /**

@@ -36,6 +36,8 @@ export interface Config {
   leaseTtlMs: number;
   /** Shared secret of `POST /internal/drain`; unset disables the route. */
   drainToken: string | undefined;
+  /** Bearer secret of `GET /metrics`; unset disables the route (the self-hosted metrics socket needs none). */
+  metricsToken: string | undefined;
   databaseUrl: string | undefined;
 }
 
@@ -126,6 +128,7 @@ export function readConfig(env: object): Config {
     nodeId: text(vars, "NODE_ID"),
     leaseTtlMs: duration(vars, "LEASE_TTL", "15s"),
     drainToken: text(vars, "DRAIN_TOKEN"),
+    metricsToken: text(vars, "METRICS_TOKEN"),
     // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
     databaseUrl:
       text(vars, "DATABASE_URL") ??

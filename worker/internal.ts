@@ -1,9 +1,10 @@
 import { Hono } from "hono";
 import { liveRooms } from "../durable-objects/room/capacity.ts";
-import { bearerToken } from "./auth/middleware.ts";
+import { bearerMatches } from "./auth/shared-secret.ts";
 import { configOf, type AppEnv } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { roomStub } from "./rooms/access.ts";
+import { countRoomCall } from "./rooms/calls.ts";
 
 /**
  * `POST /internal/drain`: used by the process supervisor (scripts/start.ts on
@@ -14,14 +15,10 @@ import { roomStub } from "./rooms/access.ts";
 export const internalRoutes = new Hono<AppEnv>().post("/drain", async (c) => {
   const expected = configOf(c).drainToken;
   if (!expected) throw new ApiError("not_found", "no such route");
-  const given = bearerToken(c.req.header("Authorization")) ?? "";
-  const encoder = new TextEncoder();
-  const a = encoder.encode(given);
-  const b = encoder.encode(expected);
-  if (a.byteLength !== b.byteLength || !crypto.subtle.timingSafeEqual(a, b)) {
+  if (!bearerMatches(c.req.header("Authorization"), expected)) {
     throw new ApiError("unauthorized", "drain token required");
   }
   const rooms = liveRooms();
-  const counts = await Promise.all(rooms.map((id) => roomStub(c.env, id).drain()));
+  const counts = await Promise.all(rooms.map((id) => countRoomCall("drain", roomStub(c.env, id).drain(), () => "ok")));
   return c.json({ rooms: rooms.length, sockets: counts.reduce((sum, n) => sum + n, 0) });
 });

@@ -24,6 +24,7 @@ import {
 } from "../../sql/queries.ts";
 import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
+import { metrics, reportOutboxDepth } from "../../metrics-bridge/registry.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
 import { ArchiveUnavailable, readAfter, readBefore, type Archive } from "./history.ts";
@@ -152,8 +153,10 @@ export class ChatRoom extends DurableObject<Env> {
       send(ws, { type: "error", code: parsed.code, message: parsed.message });
       return;
     }
+    const started = performance.now();
     try {
       await this.#dispatch(ws, attachment, room, parsed.value);
+      if (parsed.value.type === "send") metrics.messageProcessing.observe((performance.now() - started) / 1000);
     } catch (error) {
       // A bug or a storage failure: the frame was not applied (no ack), the
       // socket stays usable, and nothing internal reaches the client.
@@ -163,6 +166,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    metrics.websocketCloses.inc({ code: closeLabel(code) });
     // 1005/1006 are reserved and cannot be sent back; answer them with 1000.
     close(ws, code === 1005 || code === 1006 ? CLOSE.normal : code, "closing");
     this.#left(ws);
@@ -298,7 +302,8 @@ export class ChatRoom extends DurableObject<Env> {
     if (seq !== null) return { kind: "duplicate", seq };
     if (this.#store.outboxDepth >= this.#config.outboxMaxPending) return { kind: "overloaded" };
     const message = this.#store.append(roomId, user, clientMsgId, body);
-    this.#sessions.broadcast({ type: "message", ...message });
+    this.#sent(message);
+    this.#reportOutbox();
     void this.#arm();
     return { kind: "stored", message };
   }
@@ -326,7 +331,11 @@ export class ChatRoom extends DurableObject<Env> {
       // told where its stream breaks, and the frames held for it still flow.
       if (!(error instanceof ArchiveUnavailable)) console.error(`room ${roomId}: resume failed: ${errorText(error)}`);
     }
-    for (const message of messages) this.#sessions.deliver(ws, encodeServerFrame({ type: "message", ...message }));
+    let delivered = 0;
+    for (const message of messages) {
+      if (this.#sessions.deliver(ws, encodeServerFrame({ type: "message", ...message }))) delivered += 1;
+    }
+    this.#countDelivered(delivered);
     const lastSent = messages.at(-1)?.seq ?? lastSeq;
     if (lastSent < head) send(ws, { type: "resync_required", fromSeq: lastSent + 1 });
     for (const frame of this.#sessions.release(ws)) {
@@ -353,6 +362,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
     const limits = { perSecond: this.#config.rateLimitPerSecond, burst: this.#config.rateLimitBurst };
     if (take(bucket, limits, now)) return true;
+    metrics.rateLimited.inc();
     if (bucket.strikes >= MAX_STRIKES) {
       close(ws, CLOSE.rateLimited, "rate limit exceeded");
     } else {
@@ -490,6 +500,7 @@ export class ChatRoom extends DurableObject<Env> {
           write,
         });
         if (!result.ok) {
+          metrics.outboxFlush.inc({ result: "error" });
           this.#settle(this.#store.head, result.cause);
           if (result.cause instanceof LeaseLost) {
             this.#lost("room moved to another process");
@@ -502,7 +513,9 @@ export class ChatRoom extends DurableObject<Env> {
         const last = result.messages.at(-1);
         if (last) this.#store.markCommitted(last.seq);
         this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
-        for (const message of result.messages) this.#sessions.broadcast({ type: "message", ...message });
+        metrics.outboxFlush.inc({ result: "ok" });
+        for (const message of result.messages) this.#sent(message);
+        this.#reportOutbox();
         if (last) this.#settle(last.seq);
         if (wanted) await this.#release("room handed over to another process");
       }
@@ -578,6 +591,22 @@ export class ChatRoom extends DurableObject<Env> {
     }
   }
 
+  /** A new message is stored (and in multi-process mode committed): count it and broadcast it. */
+  #sent(message: Message): void {
+    const roomType = this.#store.room?.type ?? "public";
+    metrics.messagesSent.inc({ room_type: roomType });
+    this.#countDelivered(this.#sessions.broadcast({ type: "message", ...message }));
+  }
+
+  #countDelivered(count: number): void {
+    if (count > 0) metrics.messagesDelivered.inc({ room_type: this.#store.room?.type ?? "public" }, count);
+  }
+
+  #reportOutbox(): void {
+    const room = this.#store.room;
+    if (room) reportOutboxDepth(room.id, this.#store.outboxDepth);
+  }
+
   /** The newest seq clients may see: in multi-process mode, the last committed one. */
   #visibleHead(): number {
     return this.#config.nodeId ? this.#store.committed : this.#store.head;
@@ -593,6 +622,8 @@ export class ChatRoom extends DurableObject<Env> {
       batchSize: this.#config.outboxBatchSize,
       timeoutMs: this.#config.databaseTimeoutMs,
     });
+    metrics.outboxFlush.inc({ result: result.ok ? "ok" : "error" });
+    this.#reportOutbox();
     if (result.ok) {
       this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
       return;
@@ -669,6 +700,11 @@ export class ChatRoom extends DurableObject<Env> {
 
 function refusal(code: RoomRefusal, message: string, retryAfterS = 5): Response {
   return Response.json({ error: { code, message } }, { status: 503, headers: { "Retry-After": String(retryAfterS) } });
+}
+
+/** Close codes as a bounded label: the contract's and RFC 6455's own, else "other". */
+function closeLabel(code: number): string {
+  return (code >= 1000 && code <= 1015) || (Object.values(CLOSE) as number[]).includes(code) ? String(code) : "other";
 }
 
 function errorText(error: unknown): string {

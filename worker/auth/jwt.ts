@@ -1,6 +1,7 @@
 import { errors, jwtVerify, SignJWT } from "jose";
 import type { User } from "../../protocol/index.ts";
 import type { Config } from "../config.ts";
+import { metrics } from "../../metrics-bridge/registry.ts";
 
 const ALGORITHMS = ["HS256"];
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -57,6 +58,20 @@ export type TokenFailure = "expired" | "invalid";
 
 /** Verifies a token: HS256 only, `exp` required, issuer and audience checked, 30 s tolerance. */
 export async function verifyToken(
+  token: string,
+  key: Uint8Array,
+  config: Config,
+): Promise<{ ok: true; identity: TokenIdentity } | { ok: false; reason: TokenFailure }> {
+  const started = performance.now();
+  const result = await verifyJwt(token, key, config);
+  metrics.authValidate.observe((performance.now() - started) / 1000);
+  metrics.authRequests.inc(
+    result.ok ? { result: "success", reason: "token" } : { result: "failure", reason: `token_${result.reason}` },
+  );
+  return result;
+}
+
+async function verifyJwt(
   token: string,
   key: Uint8Array,
   config: Config,

@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { configOf, type AppContext, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { metrics } from "../../metrics-bridge/registry.ts";
 import { signingKey, verifyToken, type TokenIdentity } from "./jwt.ts";
 
 /** The token of an `Authorization: Bearer …` header, if any. */
@@ -22,7 +23,10 @@ export async function verifyBearer(c: AppContext, token: string): Promise<TokenI
 /** Requires a valid access token; sets `user` and `tokenExp`. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("Authorization"));
-  if (!token) throw new ApiError("unauthorized", "missing bearer token");
+  if (!token) {
+    metrics.authRequests.inc({ result: "failure", reason: "missing_token" });
+    throw new ApiError("unauthorized", "missing bearer token");
+  }
   const identity = await verifyBearer(c, token);
   c.set("user", identity.user);
   c.set("tokenExp", identity.exp);

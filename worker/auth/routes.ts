@@ -5,6 +5,7 @@ import { configOf, database, readBody, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { issueToken, signingKey } from "./jwt.ts";
 import { requireUser } from "./middleware.ts";
+import { metrics } from "../../metrics-bridge/registry.ts";
 import { DECOY_HASH, hashPassword, verifyPassword } from "./password.ts";
 import { newTicket, TICKET_TTL_MS, ticketHash } from "./tickets.ts";
 
@@ -25,7 +26,11 @@ export const authRoutes = new Hono<AppEnv>()
     const found = await findUserByUsername(await database(c), username);
     // Unknown users cost the same PBKDF2 work and get the same answer.
     const valid = await verifyPassword(password, found?.passwordHash ?? DECOY_HASH);
-    if (!found || !valid) throw new ApiError("invalid_credentials", "invalid username or password");
+    if (!found || !valid) {
+      metrics.authRequests.inc({ result: "failure", reason: "invalid_credentials" });
+      throw new ApiError("invalid_credentials", "invalid username or password");
+    }
+    metrics.authRequests.inc({ result: "success", reason: "login" });
     const config = configOf(c);
     const user = { id: found.id, username: found.username };
     const { token, expiresAt } = await issueToken(user, signingKey(c.env, config), config);

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { countRoomCall, resultCode } from "./calls.ts";
 import {
   AddMemberRequest,
   CreateRoomRequest,
@@ -53,7 +54,7 @@ export const roomRoutes = new Hono<AppEnv>()
     const query = validate(HistoryQuery, c.req.query());
     const { room } = await visibleRoom(c, c.req.param("id"));
     closeDatabase(c);
-    const result = await roomStub(c.env, room.id).history(room, query);
+    const result = await countRoomCall("history", roomStub(c.env, room.id).history(room, query), resultCode);
     if (!result.ok) throw roomRefusal(result.code);
     return c.json({ messages: result.messages } satisfies MessagesResponse);
   })
@@ -61,7 +62,7 @@ export const roomRoutes = new Hono<AppEnv>()
     const input = await readBody(c, publishRequest(configOf(c).maxBodyChars));
     const { room } = await visibleRoom(c, c.req.param("id"));
     closeDatabase(c);
-    const result = await roomStub(c.env, room.id).publish(room, c.get("user"), input);
+    const result = await countRoomCall("publish", roomStub(c.env, room.id).publish(room, c.get("user"), input), resultCode);
     if (!result.ok) throw roomRefusal(result.code);
     return c.json({ message: result.message } satisfies MessageResponse, 201);
   });

@@ -8,6 +8,8 @@ import { bearerToken, verifyBearer } from "../auth/middleware.ts";
 import { ticketHash } from "../auth/tickets.ts";
 import { closeDatabase, configOf, database, validate, type AppContext, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { metrics } from "../../metrics-bridge/registry.ts";
+import { countRoomCall } from "./calls.ts";
 import { roomStub, visibleRoom } from "./access.ts";
 
 const UpgradeQuery = z.object({
@@ -36,7 +38,9 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   c.set("user", user);
   const { room } = await visibleRoom(c, c.req.param("id") ?? "");
   closeDatabase(c);
-  return roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp }, query.lastSeq));
+  return countRoomCall("fetch", roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp }, query.lastSeq)), (r) =>
+    String(r.status),
+  );
 };
 
 /** `*` allows any origin; otherwise an exact match of scheme, host and port. */
@@ -50,9 +54,11 @@ async function authenticate(c: AppContext, ticket: string | undefined): Promise<
   if (token) return verifyBearer(c, token);
   if (ticket) {
     const user = await consumeTicket(await database(c), await ticketHash(ticket));
+    metrics.authRequests.inc(user ? { result: "success", reason: "ticket" } : { result: "failure", reason: "ticket_invalid" });
     if (!user) throw new ApiError("unauthorized", "ticket invalid, expired or already used");
     // A ticket-opened socket gets a token lifetime from now; it renews with an `auth` frame.
     return { user, exp: Math.floor(Date.now() / 1000) + config.tokenTtlSeconds };
   }
+  metrics.authRequests.inc({ result: "failure", reason: "missing_token" });
   throw new ApiError("unauthorized", "missing bearer token or ticket");
 }

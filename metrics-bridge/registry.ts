@@ -1,0 +1,141 @@
+// Every metric of roomcast: name, help, type and label set, in one place
+// (prom-client's registry, which runs in workerd under nodejs_compat).
+// Names follow the origin service's dashboards: websocket_connections,
+// messages_sent_total, auth_requests_total; rpc_calls_total stands in for
+// its grpc_calls_total. No label ever holds a room id or a user id.
+//
+// The registry is module state of the isolate. In workerd (npm start,
+// serve:workerd, the binary) one process runs one isolate for the Worker and
+// all its rooms, so it counts the whole process. On Cloudflare each isolate
+// counts only itself (see docs/operations.md).
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import pkg from "../package.json" with { type: "json" };
+import { RoomType } from "../protocol/index.ts";
+import { liveRooms, socketsByRoomType } from "../durable-objects/room/capacity.ts";
+
+// Text format 0.0.4 only. prom-client can write OpenMetrics, but a
+// registry's format is its own mutable state (concurrent scrapes would
+// switch it), and a counter registered in an OpenMetrics registry loses its
+// `_total` in the text format too (docs/decisions.md).
+export const registry = new Registry();
+const registers = [registry];
+
+/** Outbox depth each room last reported in this isolate. */
+const outboxDepths = new Map<string, number>();
+
+/** A room reports its outbox depth when it changes (never woken just for this). */
+export function reportOutboxDepth(roomId: string, depth: number): void {
+  if (depth > 0) outboxDepths.set(roomId, depth);
+  else outboxDepths.delete(roomId);
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export const metrics = {
+  websocketConnections: new Gauge({
+    name: "websocket_connections",
+    help: "Open room WebSockets in this process, by room type.",
+    labelNames: ["room_type"] as const,
+    registers,
+    collect() {
+      const byType = socketsByRoomType();
+      for (const type of RoomType.options) this.set({ room_type: type }, byType.get(type) ?? 0);
+    },
+  }),
+  roomsActive: new Gauge({
+    name: "rooms_active",
+    help: "Rooms with at least one open WebSocket in this process.",
+    registers,
+    collect() {
+      this.set(liveRooms().length);
+    },
+  }),
+  messagesSent: new Counter({
+    name: "messages_sent_total",
+    help: "Messages stored with a new seq (acknowledged), by room type.",
+    labelNames: ["room_type"] as const,
+    registers,
+  }),
+  messagesDelivered: new Counter({
+    name: "messages_delivered_total",
+    help: "Message frames written to room sockets (broadcast and replay), by room type.",
+    labelNames: ["room_type"] as const,
+    registers,
+  }),
+  messageProcessing: new Histogram({
+    name: "message_processing_seconds",
+    help: "From a send frame received to its broadcast done (includes the PostgreSQL commit in multi-process mode).",
+    buckets: LATENCY_BUCKETS,
+    registers,
+  }),
+  authRequests: new Counter({
+    name: "auth_requests_total",
+    help: "Authentication attempts: logins, bearer tokens and tickets, by result and a bounded reason.",
+    labelNames: ["result", "reason"] as const,
+    registers,
+  }),
+  authValidate: new Histogram({
+    name: "auth_validate_seconds",
+    help: "Time to validate a JWT.",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+    registers,
+  }),
+  httpRequests: new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests answered by the Worker, by route pattern, method and status.",
+    labelNames: ["route", "method", "status"] as const,
+    registers,
+  }),
+  httpDuration: new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request duration in the Worker, by route pattern and method.",
+    labelNames: ["route", "method"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  }),
+  websocketCloses: new Counter({
+    name: "websocket_closes_total",
+    help: "Room WebSockets closed, by close code.",
+    labelNames: ["code"] as const,
+    registers,
+  }),
+  outboxPending: new Gauge({
+    name: "outbox_pending_messages",
+    help: "Messages waiting in room outboxes for PostgreSQL, as the rooms of this process last reported.",
+    registers,
+    collect() {
+      let total = 0;
+      for (const depth of outboxDepths.values()) total += depth;
+      this.set(total);
+    },
+  }),
+  outboxFlush: new Counter({
+    name: "outbox_flush_total",
+    help: "Outbox copies to PostgreSQL, by result.",
+    labelNames: ["result"] as const,
+    registers,
+  }),
+  rateLimited: new Counter({
+    name: "ratelimited_total",
+    help: "Frames refused by the per-socket rate limit.",
+    registers,
+  }),
+  rpcCalls: new Counter({
+    name: "rpc_calls_total",
+    help: "Calls from the Worker to room objects, by target, method and result code.",
+    labelNames: ["target", "method", "code"] as const,
+    registers,
+  }),
+  buildInfo: new Gauge({
+    name: "roomcast_build_info",
+    help: "Build of the running process (value 1).",
+    labelNames: ["version"] as const,
+    registers,
+  }),
+};
+metrics.buildInfo.set({ version: pkg.version }, 1);
+
+/** The exposition, in the Prometheus text format 0.0.4 (which every Prometheus accepts). */
+export async function exposition(): Promise<{ body: string; contentType: string }> {
+  return { body: await registry.metrics(), contentType: registry.contentType };
+}

@@ -1,0 +1,60 @@
+// Debian's Prometheus (`apt-get install prometheus`; .ci/run installs it),
+// started on loopback with a scrape config of the test's, and its HTTP API.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitUntil } from "./node-client.ts";
+import { freePort } from "./server.ts";
+
+export const hasPrometheus: boolean = (() => {
+  try {
+    execFileSync("prometheus", ["--version"], { stdio: "ignore" });
+    execFileSync("promtool", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    console.warn("prometheus/promtool are not installed: the Prometheus tests are skipped (apt-get install prometheus)");
+    return false;
+  }
+})();
+
+export interface RunningPrometheus {
+  base: string;
+  /** The value of an instant query that returns one series (undefined when it returns none). */
+  query(promql: string): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** Starts Prometheus scraping `targets` (host:port, path /metrics) every second. */
+export async function startPrometheus(targets: readonly string[]): Promise<RunningPrometheus> {
+  const dir = await mkdtemp(join(tmpdir(), "roomcast-prometheus-"));
+  const config = join(dir, "prometheus.yml");
+  await writeFile(
+    config,
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: roomcast\n    static_configs:\n      - targets: [${targets.map((t) => `"${t}"`).join(", ")}]\n`,
+  );
+  execFileSync("promtool", ["check", "config", config], { stdio: "pipe" });
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    "prometheus",
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: "ignore" },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntil(() => fetch(`${base}/-/ready`).then((r) => r.ok, () => false), "Prometheus to be ready", 30_000);
+  return {
+    base,
+    async query(promql) {
+      const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await response.json()) as { status: string; error?: string; data?: { result: { value: [number, string] }[] } };
+      if (body.status !== "success") throw new Error(`PromQL ${promql}: ${body.error ?? response.status}`);
+      const [first] = body.data?.result ?? [];
+      return first ? Number(first.value[1]) : undefined;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
