@@ -46,6 +46,7 @@ const PASSTHROUGH = [
   "NODE_ID",
   "LEASE_TTL",
   "METRICS_TOKEN",
+  "SENTRY_DSN",
 ];
 
 /**

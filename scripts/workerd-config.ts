@@ -16,7 +16,7 @@ export interface WorkerdBuild {
 }
 
 /** Settings that only ever come from the environment: never written into the build. */
-export const SECRET_BINDINGS = ["JWT_SECRET", "DATABASE_URL", "DRAIN_TOKEN", "METRICS_TOKEN"] as const;
+export const SECRET_BINDINGS = ["JWT_SECRET", "DATABASE_URL", "DRAIN_TOKEN", "METRICS_TOKEN", "SENTRY_DSN"] as const;
 
 /** The binding that carries wrangler.toml's [vars] as defaults (read by worker/config.ts). */
 export const DEFAULTS_BINDING = "ROOMCAST_DEFAULTS";

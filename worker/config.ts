@@ -1,3 +1,4 @@
+import pkg from "../package.json" with { type: "json" };
 import { DEFAULT_LIMITS } from "../protocol/index.ts";
 
 /** Settings read from the environment, with the defaults of the README's table. */
@@ -38,6 +39,10 @@ export interface Config {
   drainToken: string | undefined;
   /** Bearer secret of `GET /metrics`; unset disables the route (the self-hosted metrics socket needs none). */
   metricsToken: string | undefined;
+  /** Sentry DSN for unexpected errors; unset reports nothing. */
+  sentryDsn: string | undefined;
+  /** Release name reported with errors. */
+  release: string;
   databaseUrl: string | undefined;
 }
 
@@ -129,6 +134,8 @@ export function readConfig(env: object): Config {
     leaseTtlMs: duration(vars, "LEASE_TTL", "15s"),
     drainToken: text(vars, "DRAIN_TOKEN"),
     metricsToken: text(vars, "METRICS_TOKEN"),
+    sentryDsn: text(vars, "SENTRY_DSN"),
+    release: `roomcast@${pkg.version}`,
     // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
     databaseUrl:
       text(vars, "DATABASE_URL") ??

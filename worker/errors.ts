@@ -2,6 +2,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { HTTP_ERRORS, type ErrorBody, type HttpErrorCode } from "../protocol/index.ts";
 import { isConnectionError } from "../sql/db.ts";
+import { readConfig } from "./config.ts";
+import { reportError } from "./sentry.ts";
 
 /** The one error type routes throw; `onError` turns it into the contract's JSON body. */
 export class ApiError extends HTTPException {
@@ -37,5 +39,10 @@ export function handleError(error: Error, c: Context): Response {
     return errorResponse("database_unavailable", "database unavailable, retry later");
   }
   console.error(`${c.req.method} ${c.req.routePath}: ${error.name}: ${error.message}`);
+  reportError(readConfig(c.env as object), error, {
+    request: c.req.raw,
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    where: `${c.req.method} ${c.req.routePath}`,
+  });
   return errorResponse("internal", "internal error");
 }

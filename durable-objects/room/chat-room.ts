@@ -24,6 +24,7 @@ import {
 } from "../../sql/queries.ts";
 import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
+import { reportError } from "../../worker/sentry.ts";
 import { metrics, reportOutboxDepth } from "../../metrics-bridge/registry.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
@@ -161,6 +162,7 @@ export class ChatRoom extends DurableObject<Env> {
       // A bug or a storage failure: the frame was not applied (no ack), the
       // socket stays usable, and nothing internal reaches the client.
       console.error(`room ${room.id}: ${parsed.value.type} failed: ${errorText(error)}`);
+      reportError(this.#config, error, { waitUntil: (p) => this.ctx.waitUntil(p), where: `room ${parsed.value.type}` });
       send(ws, { type: "error", code: "internal", message: "internal error; retry" });
     }
   }

@@ -1,21 +1,27 @@
 // The metrics bridge, checked by the real tools: Debian's Prometheus scrapes
 // the self-hosted build's metrics socket while the test drives known
 // traffic, and its HTTP API must answer with exactly that traffic; promtool
-// lints the exposition.
+// lints the exposition and the alert rules; every PromQL expression of the
+// Grafana dashboard runs against that Prometheus and returns data; every
+// alert rule evaluates without error.
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { LoginResponse } from "../../protocol/index.ts";
 import { http, Peer, waitUntil } from "../support/node-client.ts";
 import { hasPrometheus, startPrometheus, type RunningPrometheus } from "../support/prometheus.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 
+const RULES = resolve("metrics-bridge/prometheus/alerts.yml");
+const DASHBOARD = resolve("metrics-bridge/grafana/roomcast-dashboard.json");
 let server: RunningServer;
 let prometheus: RunningPrometheus;
 
 beforeAll(async () => {
   if (!hasPrometheus) return;
   server = await startServer({}, "workerd");
-  prometheus = await startPrometheus([new URL(server.metrics).host]);
+  prometheus = await startPrometheus([new URL(server.metrics).host], [RULES]);
 });
 
 afterAll(async () => {
@@ -69,9 +75,36 @@ it.skipIf(!hasPrometheus)("Prometheus scrapes the metrics socket and sees exactl
     throw new Error(`${String(error)}: ${JSON.stringify([...seen])}`);
   });
 
-  // promtool's linter accepts the exposition as served.
+  // promtool's linter accepts the exposition as served, and the rules.
   const text = await (await fetch(server.metrics)).text();
   execFileSync("promtool", ["check", "metrics"], { input: text, stdio: ["pipe", "pipe", "pipe"] });
+  execFileSync("promtool", ["check", "rules", RULES], { stdio: "pipe" });
+
+  // A close, so that every panel has data, then every panel's expression.
+  peers[3]?.close();
+  await waitUntil(async () => (await prometheus.query("sum(websocket_closes_total)")) === 1, "the close to be scraped", 10_000);
+  // rate() needs two samples of the new series.
+  await waitUntil(async () => (await prometheus.series("rate(websocket_closes_total[5m])")).length > 0, "two samples of it", 10_000);
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8")) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const empty: string[] = [];
+  for (const panel of dashboard.panels) {
+    for (const { expr } of panel.targets) {
+      const result = await prometheus.series(expr); // throws on a PromQL error
+      if (result.length === 0) empty.push(`${panel.title}: ${expr}`);
+    }
+  }
+  expect(empty).toEqual([]);
+
+  // Every alert rule has been evaluated, without error.
+  await waitUntil(async () => {
+    const body = (await (await fetch(`${prometheus.base}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
+    const rules = body.data.groups.flatMap((g) => g.rules);
+    const bad = rules.filter((r) => r.health !== "ok");
+    if (bad.some((r) => r.health === "err")) throw new Error(`rules failed: ${JSON.stringify(bad)}`);
+    return rules.length === 6 && bad.length === 0;
+  }, "every alert rule to evaluate", 10_000);
 
   for (const p of peers) p.close();
 });

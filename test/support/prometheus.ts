@@ -20,18 +20,22 @@ export const hasPrometheus: boolean = (() => {
 
 export interface RunningPrometheus {
   base: string;
+  /** Every series of an instant query, with labels and value; throws on a PromQL error. */
+  series(promql: string): Promise<{ metric: Record<string, string>; value: number }[]>;
   /** The value of an instant query that returns one series (undefined when it returns none). */
   query(promql: string): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
-/** Starts Prometheus scraping `targets` (host:port, path /metrics) every second. */
-export async function startPrometheus(targets: readonly string[]): Promise<RunningPrometheus> {
+/** Starts Prometheus scraping `targets` (host:port, path /metrics) every second, with the given rule files. */
+export async function startPrometheus(targets: readonly string[], ruleFiles: readonly string[] = []): Promise<RunningPrometheus> {
   const dir = await mkdtemp(join(tmpdir(), "roomcast-prometheus-"));
   const config = join(dir, "prometheus.yml");
   await writeFile(
     config,
-    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: roomcast\n    static_configs:\n      - targets: [${targets.map((t) => `"${t}"`).join(", ")}]\n`,
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n` +
+      (ruleFiles.length ? `rule_files:\n${ruleFiles.map((f) => `  - "${f}"\n`).join("")}` : "") +
+      `scrape_configs:\n  - job_name: roomcast\n    static_configs:\n      - targets: [${targets.map((t) => `"${t}"`).join(", ")}]\n`,
   );
   execFileSync("promtool", ["check", "config", config], { stdio: "pipe" });
   const port = await freePort();
@@ -43,14 +47,21 @@ export async function startPrometheus(targets: readonly string[]): Promise<Runni
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const base = `http://127.0.0.1:${port}`;
   await waitUntil(() => fetch(`${base}/-/ready`).then((r) => r.ok, () => false), "Prometheus to be ready", 30_000);
+  const series = async (promql: string) => {
+    const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await response.json()) as {
+      status: string;
+      error?: string;
+      data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
+    if (body.status !== "success") throw new Error(`PromQL ${promql}: ${body.error ?? response.status}`);
+    return (body.data?.result ?? []).map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+  };
   return {
     base,
+    series,
     async query(promql) {
-      const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      const body = (await response.json()) as { status: string; error?: string; data?: { result: { value: [number, string] }[] } };
-      if (body.status !== "success") throw new Error(`PromQL ${promql}: ${body.error ?? response.status}`);
-      const [first] = body.data?.result ?? [];
-      return first ? Number(first.value[1]) : undefined;
+      return (await series(promql))[0]?.value;
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
