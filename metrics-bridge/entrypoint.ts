@@ -2,6 +2,8 @@
 // Worker that the generated config.capnp binds to its own listener
 // (`metrics`, default 127.0.0.1:9464), with no token, for a local scraper.
 import { WorkerEntrypoint } from "cloudflare:workers";
+import { readConfig } from "../worker/config.ts";
+import { probe } from "./probes.ts";
 import { exposition } from "./registry.ts";
 
 export class MetricsEntrypoint extends WorkerEntrypoint<Env> {
@@ -9,6 +11,7 @@ export class MetricsEntrypoint extends WorkerEntrypoint<Env> {
     if (new URL(request.url).pathname !== "/metrics") {
       return new Response("roomcast metrics: GET /metrics\n", { status: 404 });
     }
+    await probe(readConfig(this.env));
     const { body, contentType } = await exposition();
     return new Response(body, { headers: { "Content-Type": contentType } });
   }

@@ -126,6 +126,16 @@ export const metrics = {
     labelNames: ["target", "method", "code"] as const,
     registers,
   }),
+  databaseUp: new Gauge({
+    name: "database_up",
+    help: "1 when PostgreSQL answered the last scrape's probe within 2 s, else 0.",
+    registers,
+  }),
+  connectionsLimit: new Gauge({
+    name: "websocket_connections_limit",
+    help: "MAX_CONNECTIONS of this process (0: no limit).",
+    registers,
+  }),
   buildInfo: new Gauge({
     name: "roomcast_build_info",
     help: "Build of the running process (value 1).",

@@ -8,11 +8,15 @@ import { internalRoutes } from "./internal.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { roomRoutes } from "./rooms/routes.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
+import { logEvent, requestIdOf } from "./log.ts";
 
 /** The HTTP API of CONTRACT.md v1. */
 export const app = new Hono<AppEnv>()
   .use(async (c, next) => {
-    c.set("config", readConfig(c.env));
+    const config = readConfig(c.env);
+    c.set("config", config);
+    const requestId = requestIdOf(c.req.header("X-Request-Id"));
+    c.set("requestId", requestId);
     const started = performance.now();
     try {
       await next();
@@ -22,7 +26,19 @@ export const app = new Hono<AppEnv>()
       const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
       const method = c.req.method;
       metrics.httpRequests.inc({ route, method, status: String(c.res.status) });
-      metrics.httpDuration.observe({ route, method }, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.httpDuration.observe({ route, method }, seconds);
+      metrics.connectionsLimit.set(config.maxConnections);
+      // A 101 keeps its headers as the room set them.
+      if (c.res.status !== 101) c.res.headers.set("X-Request-Id", requestId);
+      logEvent("request", {
+        requestId,
+        method,
+        route,
+        path: new URL(c.req.url).pathname,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+      });
     }
   })
   .route("/", healthRoutes)

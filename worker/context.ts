@@ -16,6 +16,8 @@ export interface AppEnv {
     tokenExp: number;
     /** This request's PostgreSQL client, made on first use and cleared when closed. */
     sql: Sql | undefined;
+    /** X-Request-Id of this request (the client's, or a new one); in every log line. */
+    requestId: string;
   };
 }
 

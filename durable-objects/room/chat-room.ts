@@ -25,6 +25,7 @@ import {
 import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
 import { reportError } from "../../worker/sentry.ts";
+import { logEvent } from "../../worker/log.ts";
 import { metrics, reportOutboxDepth } from "../../metrics-bridge/registry.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
@@ -116,6 +117,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
     this.#sessions.attach(server, { user: handoff.user, exp: handoff.exp, connectedAt: Date.now() });
     this.#reportSockets();
+    logEvent("socket_open", { requestId: handoff.requestId, room: handoff.room.id, user: handoff.user.id, lastSeq });
     send(server, {
       type: "welcome",
       room: handoff.room,
@@ -169,6 +171,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     metrics.websocketCloses.inc({ code: closeLabel(code) });
+    logEvent("socket_close", { room: this.#store.room?.id, user: this.#sessions.attachment(ws)?.user.id, code });
     // 1005/1006 are reserved and cannot be sent back; answer them with 1000.
     close(ws, code === 1005 || code === 1006 ? CLOSE.normal : code, "closing");
     this.#left(ws);
@@ -642,8 +645,14 @@ export class ChatRoom extends DurableObject<Env> {
     const candidates = [outboxDueAt(this.#store, now), this.#sessions.nextExpiry(), renewal].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const target = Math.min(...candidates);
-    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
-    if (this.#alarmAt !== null && this.#alarmAt <= target) return;
+    if (this.#alarmAt === undefined) {
+      const stored = await this.ctx.storage.getAlarm();
+      // The alarm may have run while we waited (it sets null): keep what it set.
+      if (this.#alarmAt === undefined) this.#alarmAt = stored;
+    }
+    // A cached time in the past has fired or is firing; never trust it to cover
+    // `target` (it once left a room with no alarm and a stuck outbox, in F5).
+    if (this.#alarmAt !== null && this.#alarmAt > now && this.#alarmAt <= target) return;
     this.#alarmAt = target;
     await this.ctx.storage.setAlarm(target);
   }

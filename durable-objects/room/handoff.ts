@@ -8,7 +8,7 @@ import { RoomSchema, UserSchema, type Room, type User } from "../../protocol/ind
  */
 export const IDENTITY_HEADER = "X-Roomcast-Identity";
 
-const Identity = z.object({ user: UserSchema, room: RoomSchema, exp: z.number().int() });
+const Identity = z.object({ user: UserSchema, room: RoomSchema, exp: z.number().int(), requestId: z.string().max(64).optional() });
 
 /** The identity the Worker verified. */
 export interface Handoff {
@@ -16,6 +16,8 @@ export interface Handoff {
   room: Room;
   /** Token expiry, seconds since the epoch. */
   exp: number;
+  /** The upgrade's request id, for the room's log lines. */
+  requestId?: string | undefined;
 }
 
 /** Builds the request the Worker forwards to the room. */

@@ -10,18 +10,20 @@ import { resolve } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { LoginResponse } from "../../protocol/index.ts";
 import { http, Peer, waitUntil } from "../support/node-client.ts";
-import { hasPrometheus, startPrometheus, type RunningPrometheus } from "../support/prometheus.ts";
+import { hasPrometheus, shippedConfig, startPrometheus, type RunningPrometheus } from "../support/prometheus.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 
-const RULES = resolve("metrics-bridge/prometheus/alerts.yml");
-const DASHBOARD = resolve("metrics-bridge/grafana/roomcast-dashboard.json");
+const RULES = resolve("deploy/prometheus/alerts.yml");
+const RULE_TESTS = resolve("deploy/prometheus/alerts.test.yml");
+const DASHBOARD = resolve("deploy/grafana/roomcast.json");
+const LIMIT = "500";
 let server: RunningServer;
 let prometheus: RunningPrometheus;
 
 beforeAll(async () => {
   if (!hasPrometheus) return;
-  server = await startServer({}, "workerd");
-  prometheus = await startPrometheus([new URL(server.metrics).host], [RULES]);
+  server = await startServer({ MAX_CONNECTIONS: LIMIT }, "workerd");
+  prometheus = await startPrometheus(await shippedConfig(new URL(server.metrics).host, RULES));
 });
 
 afterAll(async () => {
@@ -66,6 +68,8 @@ it.skipIf(!hasPrometheus)("Prometheus scrapes the metrics socket and sees exactl
     ['sum(rpc_calls_total{target="room",method="fetch",code="101"})', 4],
     ['sum(http_requests_total{route="/auth/login",status="401"})', FAILED_LOGINS],
     ["message_processing_seconds_count", 6],
+    ["database_up", 1],
+    ["websocket_connections_limit", Number(LIMIT)],
   ];
   const seen = new Map<string, number | undefined>();
   await waitUntil(async () => {
@@ -79,6 +83,7 @@ it.skipIf(!hasPrometheus)("Prometheus scrapes the metrics socket and sees exactl
   const text = await (await fetch(server.metrics)).text();
   execFileSync("promtool", ["check", "metrics"], { input: text, stdio: ["pipe", "pipe", "pipe"] });
   execFileSync("promtool", ["check", "rules", RULES], { stdio: "pipe" });
+  execFileSync("promtool", ["test", "rules", RULE_TESTS], { stdio: "pipe" });
 
   // A close, so that every panel has data, then every panel's expression.
   peers[3]?.close();
@@ -103,7 +108,7 @@ it.skipIf(!hasPrometheus)("Prometheus scrapes the metrics socket and sees exactl
     const rules = body.data.groups.flatMap((g) => g.rules);
     const bad = rules.filter((r) => r.health !== "ok");
     if (bad.some((r) => r.health === "err")) throw new Error(`rules failed: ${JSON.stringify(bad)}`);
-    return rules.length === 6 && bad.length === 0;
+    return rules.length === 7 && bad.length === 0;
   }, "every alert rule to evaluate", 10_000);
 
   for (const p of peers) p.close();

@@ -11,6 +11,7 @@ import { freePort, startServer, type RunningServer } from "../support/server.ts"
 const SHORT_SECRET = "short-jwt-secret-4711"; // refused in production: login fails with 500
 const PASSWORD = "hunter2-password-secret";
 const BEARER = "bearer-secret-that-must-not-leak";
+const TICKET = "ticket-secret-that-must-not-leak";
 const envelopes: string[] = [];
 let capture: Server;
 let server: RunningServer;
@@ -40,7 +41,7 @@ afterAll(async () => {
 it("reports an internal error to Sentry with its message and without secrets", async () => {
   const username = `sentry${Date.now().toString(36)}`;
   expect((await http(server.base, "/auth/register", { json: { username, password: PASSWORD } })).status).toBe(201);
-  const login = await http(server.base, "/auth/login", {
+  const login = await http(server.base, `/auth/login?ticket=${TICKET}&token=${BEARER}`, {
     json: { username, password: PASSWORD },
     headers: { Authorization: `Bearer ${BEARER}`, Cookie: `session=${BEARER}` },
   });
@@ -51,7 +52,7 @@ it("reports an internal error to Sentry with its message and without secrets", a
   const envelope = envelopes.join("\n");
   expect(envelope).toContain("JWT_SECRET must be at least 32 characters in production");
   expect(envelope).toContain("POST /auth/login");
-  for (const secret of [SHORT_SECRET, PASSWORD, BEARER, "postgres://"]) expect(envelope).not.toContain(secret);
+  for (const secret of [SHORT_SECRET, PASSWORD, BEARER, TICKET, "postgres://"]) expect(envelope).not.toContain(secret);
   // Refusals with a contract code are not errors: a bad login reports nothing.
   const before = envelopes.length;
   expect((await http(server.base, "/auth/login", { json: { username: "nobody-here", password: "wrong-password" } })).status).toBe(401);

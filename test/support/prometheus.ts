@@ -1,7 +1,7 @@
 // Debian's Prometheus (`apt-get install prometheus`; .ci/run installs it),
 // started on loopback with a scrape config of the test's, and its HTTP API.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitUntil } from "./node-client.ts";
@@ -27,16 +27,26 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** Starts Prometheus scraping `targets` (host:port, path /metrics) every second, with the given rule files. */
-export async function startPrometheus(targets: readonly string[], ruleFiles: readonly string[] = []): Promise<RunningPrometheus> {
+/**
+ * The shipped scrape config (deploy/prometheus/prometheus.yml) pointed at
+ * the test's metrics socket and rules, scraping and evaluating every second.
+ */
+export async function shippedConfig(target: string, rules: string): Promise<string> {
+  const text = await readFile("deploy/prometheus/prometheus.yml", "utf8");
+  const config = text
+    .replace(/scrape_interval: \d+s/, "scrape_interval: 1s")
+    .replace(/evaluation_interval: \d+s/, "evaluation_interval: 1s")
+    .replace("/etc/prometheus/roomcast-alerts.yml", rules)
+    .replace('"127.0.0.1:9464"', `"${target}"`);
+  if (!config.includes(rules) || !config.includes(target)) throw new Error("deploy/prometheus/prometheus.yml changed shape");
+  return config;
+}
+
+/** Starts Prometheus with `configText` as its config. */
+export async function startPrometheus(configText: string): Promise<RunningPrometheus> {
   const dir = await mkdtemp(join(tmpdir(), "roomcast-prometheus-"));
   const config = join(dir, "prometheus.yml");
-  await writeFile(
-    config,
-    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n` +
-      (ruleFiles.length ? `rule_files:\n${ruleFiles.map((f) => `  - "${f}"\n`).join("")}` : "") +
-      `scrape_configs:\n  - job_name: roomcast\n    static_configs:\n      - targets: [${targets.map((t) => `"${t}"`).join(", ")}]\n`,
-  );
+  await writeFile(config, configText);
   execFileSync("promtool", ["check", "config", config], { stdio: "pipe" });
   const port = await freePort();
   const child: ChildProcess = spawn(

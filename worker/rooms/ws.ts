@@ -38,7 +38,7 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   c.set("user", user);
   const { room } = await visibleRoom(c, c.req.param("id") ?? "");
   closeDatabase(c);
-  return countRoomCall("fetch", roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp }, query.lastSeq)), (r) =>
+  return countRoomCall("fetch", roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp, requestId: c.get("requestId") }, query.lastSeq)), (r) =>
     String(r.status),
   );
 };
