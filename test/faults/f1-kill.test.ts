@@ -7,11 +7,10 @@ import { expect, it } from "vitest";
 import { waitUntil } from "../support/node-client.ts";
 import { defaultRuntime, startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
-import { sleep, teardownAfterAll } from "./lifecycle.ts";
+import { FAULT_SECRET, sleep, teardownAfterAll } from "./lifecycle.ts";
 import { sharedDatabase } from "./databases.ts";
-import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, type Workload } from "./workload.ts";
+import { loginToken, settle, startLoad, startWorkload, type Workload } from "./workload.ts";
 
-const FAULT_SECRET = "fault-tests-secret-fault-tests-secret";
 const cleanup = teardownAfterAll();
 
 
@@ -24,9 +23,7 @@ it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes 
   cleanup(() => server.stop());
   const port = new URL(server.base).port;
 
-  const workload: Workload = await createWorkload(server.base, { prefix: `f1${Date.now().toString(36)}`, rooms: 20, clientsPerRoom: 10 });
-  cleanup(() => stopAll(workload));
-  await connectAll(workload);
+  const workload: Workload = await startWorkload(server.base, { prefix: `f1${Date.now().toString(36)}`, rooms: 20, clientsPerRoom: 10 }, cleanup);
   // Plain workerd (the self-hosted build, as CI runs it): 200 messages/s x10
   // deliveries; 200 clients resumed in 3.4 s here (at 300/s in 4.1–7.1 s,
   // and once past 10 s on a busy machine). Under wrangler dev its

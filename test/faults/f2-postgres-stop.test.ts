@@ -5,9 +5,9 @@ import { expect, it } from "vitest";
 import { http, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
-import { sleep, teardownAfterAll } from "./lifecycle.ts";
+import { FAULT_SECRET, sleep, teardownAfterAll } from "./lifecycle.ts";
 import { migrateUrl, privatePostgres, type PrivatePostgres } from "./databases.ts";
-import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, type Workload } from "./workload.ts";
+import { loginToken, settle, startLoad, startWorkload, type Workload } from "./workload.ts";
 
 const cleanup = teardownAfterAll();
 const totalAcked = (w: Workload) => w.clients.reduce((n, c) => n + c.client.acked.size, 0);
@@ -17,12 +17,10 @@ it("F2 PostgreSQL stopped hard for 10 s under load: acks continue, readyz flips,
   if (!pg) throw new Error("F2 needs PostgreSQL server binaries (apt-get install postgresql); .ci/run installs them");
   cleanup(() => pg.destroy());
   await migrateUrl(pg.url);
-  const server: RunningServer = await startServer({ DATABASE_URL: pg.url, JWT_SECRET: "fault-tests-secret-fault-tests-secret" });
+  const server: RunningServer = await startServer({ DATABASE_URL: pg.url, JWT_SECRET: FAULT_SECRET });
   cleanup(() => server.stop());
 
-  const workload = await createWorkload(server.base, { prefix: `f2${Date.now().toString(36)}`, rooms: 10, clientsPerRoom: 5 });
-  cleanup(() => stopAll(workload));
-  await connectAll(workload);
+  const workload = await startWorkload(server.base, { prefix: `f2${Date.now().toString(36)}`, rooms: 10, clientsPerRoom: 5 }, cleanup);
   const load = startLoad(workload, 40);
   await sleep(3000);
 

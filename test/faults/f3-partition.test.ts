@@ -6,9 +6,9 @@ import { expect, it } from "vitest";
 import { http } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
-import { sleep, teardownAfterAll } from "./lifecycle.ts";
+import { FAULT_SECRET, sleep, teardownAfterAll } from "./lifecycle.ts";
 import { Relay, sharedDatabase } from "./databases.ts";
-import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll, type Workload } from "./workload.ts";
+import { loginToken, settle, startLoad, startWorkload, type Workload } from "./workload.ts";
 
 const cleanup = teardownAfterAll();
 
@@ -39,13 +39,11 @@ it("F3 PostgreSQL behind a packet-swallowing partition for 30 s: bounded acks an
   cleanup(() => relay.stop());
   const server: RunningServer = await startServer({
     DATABASE_URL: url,
-    JWT_SECRET: "fault-tests-secret-fault-tests-secret",
+    JWT_SECRET: FAULT_SECRET,
     DATABASE_TIMEOUT: "3s",
   });
   cleanup(() => server.stop());
-  const workload = await createWorkload(server.base, { prefix: `f3${Date.now().toString(36)}`, rooms: 5, clientsPerRoom: 5 });
-  cleanup(() => stopAll(workload));
-  await connectAll(workload);
+  const workload = await startWorkload(server.base, { prefix: `f3${Date.now().toString(36)}`, rooms: 5, clientsPerRoom: 5 }, cleanup);
   const load = startLoad(workload, 30);
   await sleep(3000);
 

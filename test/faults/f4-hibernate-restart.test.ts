@@ -8,9 +8,9 @@ import { expect, it } from "vitest";
 import { Peer, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
-import { sleep, teardownAfterAll } from "./lifecycle.ts";
+import { FAULT_SECRET, sleep, teardownAfterAll } from "./lifecycle.ts";
 import { sharedDatabase } from "./databases.ts";
-import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll } from "./workload.ts";
+import { loginToken, settle, startLoad, startWorkload } from "./workload.ts";
 
 const cleanup = teardownAfterAll();
 
@@ -19,15 +19,13 @@ it("F4 idle room then a burst, and a restart with reconnecting clients: no gaps,
   cleanup(() => db.stop());
   const env = {
     DATABASE_URL: db.url,
-    JWT_SECRET: "fault-tests-secret-fault-tests-secret",
+    JWT_SECRET: FAULT_SECRET,
     ROOMCAST_DATA_DIR: await mkdtemp(join(tmpdir(), "roomcast-f4-")),
     RECONNECT_SPREAD: "2s",
   };
   let server: RunningServer = await startServer(env);
   cleanup(() => server.stop());
-  const workload = await createWorkload(server.base, { prefix: `f4${Date.now().toString(36)}`, rooms: 3, clientsPerRoom: 5 });
-  cleanup(() => stopAll(workload));
-  await connectAll(workload);
+  const workload = await startWorkload(server.base, { prefix: `f4${Date.now().toString(36)}`, rooms: 3, clientsPerRoom: 5 }, cleanup);
 
   const burst = async (perSecond: number, ms: number) => {
     const load = startLoad(workload, perSecond);

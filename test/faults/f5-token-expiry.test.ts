@@ -8,11 +8,10 @@ import type { LoginResponse } from "../../protocol/index.ts";
 import { http, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 import { check } from "./checker.ts";
-import { teardownAfterAll } from "./lifecycle.ts";
+import { FAULT_SECRET, teardownAfterAll } from "./lifecycle.ts";
 import { sharedDatabase } from "./databases.ts";
 import { bearerSocket, connectAll, loginToken, settle, startLoad, stopAll, type FaultClient, type Workload } from "./workload.ts";
 
-const SECRET = "fault-tests-secret-fault-tests-secret";
 const GRACE_MS = 2000;
 const cleanup = teardownAfterAll();
 
@@ -24,13 +23,13 @@ async function token(userId: string, username: string, expiresAt: number): Promi
     .setAudience("roomcast")
     .setIssuedAt()
     .setExpirationTime(Math.floor(expiresAt / 1000))
-    .sign(new TextEncoder().encode(SECRET));
+    .sign(new TextEncoder().encode(FAULT_SECRET));
 }
 
 it("F5 many tokens expire at once: renewed sockets lose nothing, the rest close 4401 and get nothing after", async () => {
   const db = await sharedDatabase();
   cleanup(() => db.stop());
-  const server: RunningServer = await startServer({ DATABASE_URL: db.url, JWT_SECRET: SECRET, AUTH_GRACE: "2s" });
+  const server: RunningServer = await startServer({ DATABASE_URL: db.url, JWT_SECRET: FAULT_SECRET, AUTH_GRACE: "2s" });
   cleanup(() => server.stop());
   const prefix = `f5${Date.now().toString(36)}`;
   const rooms = [0, 1, 2, 3, 4].map((r) => `${prefix}-r${r}`);

@@ -14,13 +14,12 @@ import { startServer, type RunningServer } from "../support/server.ts";
 import { createSql } from "../../sql/db.ts";
 import { check } from "./checker.ts";
 import { sharedDatabase } from "./databases.ts";
-import { sleep, teardownAfterAll } from "./lifecycle.ts";
-import { connectAll, createWorkload, loginToken, settle, startLoad, stopAll } from "./workload.ts";
+import { FAULT_SECRET, sleep, teardownAfterAll } from "./lifecycle.ts";
+import { loginToken, settle, startLoad, startWorkload } from "./workload.ts";
 
 // nginx serves the test's self-signed certificate; this file's process only.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
 
-const SECRET = "fault-tests-secret-fault-tests-secret";
 const cleanup = teardownAfterAll();
 
 it.skipIf(!hasNginx)("F6 kill -9 of one of two processes under load: rooms fail over and back, nothing acked is lost", async () => {
@@ -29,7 +28,7 @@ it.skipIf(!hasNginx)("F6 kill -9 of one of two processes under load: rooms fail 
   const dirs = { a: await mkdtemp(join(tmpdir(), "roomcast-f6a-")), b: await mkdtemp(join(tmpdir(), "roomcast-f6b-")) };
   const env = (node: "a" | "b") => ({
     DATABASE_URL: db.url,
-    JWT_SECRET: SECRET,
+    JWT_SECRET: FAULT_SECRET,
     NODE_ID: node,
     LEASE_TTL: "6s",
     RECONNECT_SPREAD: "2s",
@@ -45,9 +44,7 @@ it.skipIf(!hasNginx)("F6 kill -9 of one of two processes under load: rooms fail 
   const nginx = await startNginx([Number(portA), Number(new URL(b.base).port)]);
   cleanup(() => nginx.stop());
 
-  const workload = await createWorkload(nginx.base, { prefix: `f6${Date.now().toString(36)}`, rooms: 10, clientsPerRoom: 5 });
-  cleanup(() => stopAll(workload));
-  await connectAll(workload);
+  const workload = await startWorkload(nginx.base, { prefix: `f6${Date.now().toString(36)}`, rooms: 10, clientsPerRoom: 5 }, cleanup);
   const load = startLoad(workload, Number(process.env.F6_RATE ?? 100));
   await sleep(4000);
   const onA = roomFiles(dirs.a);

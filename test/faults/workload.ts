@@ -4,6 +4,7 @@ import WebSocket from "ws";
 import { RoomClient, type SocketLike } from "../../client/room-client.ts";
 import type { LoginResponse, Message } from "../../protocol/index.ts";
 import { http, waitUntil } from "../support/node-client.ts";
+import type { Cleanup } from "./lifecycle.ts";
 
 /** One client of the workload. */
 export interface FaultClient {
@@ -64,6 +65,18 @@ export async function createWorkload(
     })),
   );
   return { rooms, clients, base };
+}
+
+/** Creates a workload, stops its clients at teardown, and connects them all. */
+export async function startWorkload(
+  base: string,
+  options: { prefix: string; rooms: number; clientsPerRoom: number },
+  cleanup: Cleanup,
+): Promise<Workload> {
+  const workload = await createWorkload(base, options);
+  cleanup(() => stopAll(workload));
+  await connectAll(workload);
+  return workload;
 }
 
 /** Starts every client and waits until all are welcomed. */
