@@ -4,6 +4,7 @@
 // idle process too.
 import type { Config } from "../worker/config.ts";
 import { ping } from "../sql/queries.ts";
+import { withTimeout } from "../sql/db.ts";
 import { createWorkerdSql } from "../sql/workerd.ts";
 import { metrics } from "./registry.ts";
 
@@ -16,17 +17,12 @@ export async function probe(config: Config): Promise<void> {
     return;
   }
   const sql = createWorkerdSql(config.databaseUrl, { max: 1, idleTimeout: 1, connectTimeout: 2 });
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([
-      ping(sql),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), PROBE_TIMEOUT_MS))),
-    ]);
+    await withTimeout(ping(sql), PROBE_TIMEOUT_MS, "database probe");
     metrics.databaseUp.set(1);
   } catch {
     metrics.databaseUp.set(0);
   } finally {
-    clearTimeout(timer);
     void sql.end({ timeout: 1 }).catch(() => {});
   }
 }

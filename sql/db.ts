@@ -47,3 +47,11 @@ export function isConnectionError(error: unknown): boolean {
   );
 }
 
+/** Rejects after `ms`: a PostgreSQL call that hangs (packets swallowed) must not hold its caller forever. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

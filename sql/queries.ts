@@ -228,10 +228,11 @@ export class LeaseLost extends Error {
 }
 
 /**
- * Extends the lease if this process still holds it with this epoch; throws
- * {@link LeaseLost} otherwise. Returns whether another process asked for the room.
+ * Renews the lease if this process still holds it with this epoch (the room's
+ * alarm while it has sockets, and every fenced write); throws {@link LeaseLost}
+ * otherwise. Returns whether another process asked for the room.
  */
-async function extendLease(sql: Sql | TransactionSql, roomId: string, lease: Lease): Promise<{ wanted: boolean }> {
+export async function renewLease(sql: Sql | TransactionSql, roomId: string, lease: Lease): Promise<{ wanted: boolean }> {
   const rows = await sql<{ wanted_by: string | null }[]>`
     UPDATE room_leases SET expires_at = now() + ${lease.ttlMs} * interval '1 millisecond'
     WHERE room_id = ${roomId} AND node_id = ${lease.nodeId} AND epoch = ${lease.epoch}
@@ -239,11 +240,6 @@ async function extendLease(sql: Sql | TransactionSql, roomId: string, lease: Lea
   const row = rows[0];
   if (!row) throw new LeaseLost(roomId);
   return { wanted: row.wanted_by !== null && row.wanted_by !== lease.nodeId };
-}
-
-/** Renews the lease (the room's alarm, while it has sockets). */
-export async function renewLease(sql: Sql, roomId: string, lease: Lease): Promise<{ wanted: boolean }> {
-  return extendLease(sql, roomId, lease);
 }
 
 /** Gives the room up now, so that the process that asked for it can claim it at once. */
@@ -265,7 +261,7 @@ export async function insertMessagesFenced(
   messages: readonly Message[],
 ): Promise<{ wanted: boolean }> {
   return sql.begin(async (tx) => {
-    const { wanted } = await extendLease(tx, roomId, lease);
+    const { wanted } = await renewLease(tx, roomId, lease);
     await insertMessages(tx, messages);
     return { wanted };
   });

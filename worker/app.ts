@@ -28,7 +28,6 @@ export const app = new Hono<AppEnv>()
       metrics.httpRequests.inc({ route, method, status: String(c.res.status) });
       const seconds = (performance.now() - started) / 1000;
       metrics.httpDuration.observe({ route, method }, seconds);
-      metrics.connectionsLimit.set(config.maxConnections);
       // A 101 keeps its headers as the room set them.
       if (c.res.status !== 101) c.res.headers.set("X-Request-Id", requestId);
       logEvent("request", {

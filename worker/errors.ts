@@ -2,7 +2,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { HTTP_ERRORS, type ErrorBody, type HttpErrorCode } from "../protocol/index.ts";
 import { isConnectionError } from "../sql/db.ts";
-import { readConfig } from "./config.ts";
+import type { Config } from "./config.ts";
+import type { AppEnv } from "./context.ts";
 import { reportError } from "./sentry.ts";
 
 /** The one error type routes throw; `onError` turns it into the contract's JSON body. */
@@ -26,7 +27,7 @@ export function errorResponse(code: HttpErrorCode, message: string, headers: Rec
 }
 
 /** `app.onError`: known errors keep their code; the rest become `internal` without details. */
-export function handleError(error: Error, c: Context): Response {
+export function handleError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof ApiError) return errorResponse(error.code, error.message, error.headers);
   if (error instanceof HTTPException) {
     // Hono's own exceptions, e.g. a malformed JSON body.
@@ -39,7 +40,9 @@ export function handleError(error: Error, c: Context): Response {
     return errorResponse("database_unavailable", "database unavailable, retry later");
   }
   console.error(`${c.req.method} ${c.req.routePath}: ${error.name}: ${error.message}`);
-  reportError(readConfig(c.env as object), error, {
+  // The config this request parsed; a request whose config failed to parse has none to report with.
+  const config: Config | undefined = c.get("config");
+  if (config) reportError(config, error, {
     request: c.req.raw,
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     where: `${c.req.method} ${c.req.routePath}`,

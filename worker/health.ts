@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { withTimeout } from "../sql/db.ts";
 import { ping } from "../sql/queries.ts";
 import { database, type AppEnv } from "./context.ts";
 import { errorResponse } from "./errors.ts";
@@ -10,10 +11,7 @@ export const healthRoutes = new Hono<AppEnv>()
   .get("/healthz", (c) => c.json({ status: "ok" }))
   .get("/readyz", async (c) => {
     try {
-      await Promise.race([
-        ping(await database(c)),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), READY_TIMEOUT_MS)),
-      ]);
+      await withTimeout(ping(await database(c)), READY_TIMEOUT_MS, "readiness ping");
       return c.json({ status: "ok" });
     } catch {
       return errorResponse("database_unavailable", "database did not answer");

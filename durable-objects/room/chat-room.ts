@@ -10,7 +10,7 @@ import {
   type Room,
   type User,
 } from "../../protocol/index.ts";
-import type { Sql } from "../../sql/db.ts";
+import { withTimeout, type Sql } from "../../sql/db.ts";
 import { createWorkerdSql } from "../../sql/workerd.ts";
 import {
   claimLease,
@@ -30,7 +30,7 @@ import { metrics, reportOutboxDepth } from "../../metrics-bridge/registry.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
 import { ArchiveUnavailable, readAfter, readBefore, type Archive } from "./history.ts";
-import { flushOutbox, outboxDueAt, withTimeout, type BatchWriter } from "./outbox.ts";
+import { flushOutbox, outboxDueAt, type BatchWriter } from "./outbox.ts";
 import { MAX_STRIKES, newBucket, take, type TokenBucket } from "./rate-limit.ts";
 import { close, send, Sessions, userTag, type Attachment } from "./sessions.ts";
 import { RoomStore } from "./storage.ts";
@@ -638,7 +638,7 @@ export class ChatRoom extends DurableObject<Env> {
     console.error(`room ${roomId}: outbox copy failed (${result.failures} in a row): ${result.error}`);
   }
 
-  /** Sets the alarm for the earliest of: the next outbox copy, the next token expiry. */
+  /** Sets the alarm for the earliest of: the next outbox copy, the next token expiry, the next lease renewal. */
   async #arm(): Promise<void> {
     const now = Date.now();
     const renewal = this.#lease && this.#sessions.open().length > 0 ? this.#renewAt : null;

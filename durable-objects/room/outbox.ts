@@ -1,6 +1,7 @@
 import type { Message } from "../../protocol/index.ts";
 import type { Sql } from "../../sql/db.ts";
 import { insertMessages } from "../../sql/queries.ts";
+import { withTimeout } from "../../sql/db.ts";
 import type { RoomStore } from "./storage.ts";
 
 /** Writes one batch to PostgreSQL; the default is a plain idempotent insert. */
@@ -22,15 +23,6 @@ export type FlushResult =
 export function backoffMs(failures: number, random: () => number = Math.random): number {
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
   return Math.round(ceiling * (0.5 + random() / 2));
-}
-
-/** Rejects after `ms`; a call that hangs (packets swallowed) must not hold the outbox forever. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** When the outbox should next be copied (ms since the epoch); null when it is empty. */

@@ -89,8 +89,8 @@ export class RoomStore {
   /** The room this object serves, once the Worker has told it. */
   get room(): Room | null {
     if (this.#room !== undefined) return this.#room;
-    const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'room'").toArray()[0];
-    const parsed = row ? RoomSchema.safeParse(JSON.parse(row.value)) : undefined;
+    const value = this.#meta("room");
+    const parsed = value === null ? undefined : RoomSchema.safeParse(JSON.parse(value));
     this.#room = parsed?.success ? parsed.data : null;
     return this.#room;
   }
@@ -209,8 +209,12 @@ export class RoomStore {
   }
 
   #committedMark(): number | null {
-    const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'committed'").toArray()[0];
-    return row ? Number(row.value) : null;
+    const value = this.#meta("committed");
+    return value === null ? null : Number(value);
+  }
+
+  #meta(key: string): string | null {
+    return this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
   }
 
   /**
@@ -276,8 +280,7 @@ export class RoomStore {
 
   /** Reads a numeric value from meta (0 when unset). */
   counter(key: string): number {
-    const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
-    return row ? Number(row.value) : 0;
+    return Number(this.#meta(key) ?? 0);
   }
 
   /** Writes a numeric value to meta. */
