@@ -23,8 +23,28 @@ describe("readConfig", () => {
     [{ AUTH_GRACE: "60" }, /AUTH_GRACE must be a duration/],
     [{ ROOM_LOG_RETENTION: "10000" }, /ROOM_LOG_RETENTION must look like 10000,7d/],
     [{ ROOM_LOG_RETENTION: "0,7d" }, /ROOM_LOG_RETENTION/],
+    [{ LEASE_TTL: "15" }, /LEASE_TTL must be a duration/],
   ])("refuses %j with an error naming the setting", (vars, message) => {
     expect(() => readConfig(vars)).toThrow(message);
+  });
+
+  it("takes the self-hosted build's defaults (ROOMCAST_DEFAULTS) where the environment is unset (null), and the environment where set", () => {
+    const config = readConfig({
+      ROOMCAST_DEFAULTS: { RATE_LIMIT_PER_SECOND: "7", RATE_LIMIT_BURST: "9", ENVIRONMENT: "production" },
+      RATE_LIMIT_PER_SECOND: null,
+      RATE_LIMIT_BURST: "11",
+      NODE_ID: "host-1",
+      LEASE_TTL: "6s",
+    });
+    expect(config).toMatchObject({
+      rateLimitPerSecond: 7,
+      rateLimitBurst: 11,
+      environment: "production",
+      nodeId: "host-1",
+      leaseTtlMs: 6000,
+    });
+    // A malformed default is refused like a malformed setting.
+    expect(() => readConfig({ ROOMCAST_DEFAULTS: { MAX_BODY_CHARS: "abc" } })).toThrow(/MAX_BODY_CHARS/);
   });
 
   it("accepts 0 for MAX_CONNECTIONS (no limit) and reads retention", () => {

@@ -35,6 +35,9 @@ it("logs every request and socket as one JSON line with a request id, and no sec
 
   const health = await http(server.base, "/healthz?token=not-logged", { headers: { "X-Request-Id": "req-from-nginx-1" } });
   expect(health.headers.get("x-request-id")).toBe("req-from-nginx-1");
+  // A request id that is not a short plain token is replaced, not logged.
+  const odd = await http(server.base, "/healthz", { headers: { "X-Request-Id": "has spaces; and more" } });
+  expect(odd.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 
   const peer = await Peer.open(`${server.base.replace("http", "ws")}/rooms/logs-room/ws`, {
     Authorization: `Bearer ${token}`,
