@@ -29,6 +29,15 @@ export interface RoomClientOptions {
   backoff?: { minMs: number; maxMs: number };
   /** A socket not welcomed within this time is dropped and retried (default 10 s). */
   connectTimeoutMs?: number;
+  /**
+   * Heartbeat: a `ping` this often (default 25 s; 0 turns it off). It carries
+   * `lastSeq` as a read receipt when the client has read more since the last
+   * one, and every fourth beat regardless; otherwise it is the plain ping the
+   * runtime answers without waking the room. A socket with no `pong` within
+   * `pongTimeoutMs` (default 10 s) is dropped and reconnected.
+   */
+  heartbeatMs?: number;
+  pongTimeoutMs?: number;
   /** Called for every message, once per seq, in seq order. */
   onMessage?: (message: Message) => void;
 }
@@ -62,6 +71,10 @@ export class RoomClient {
   #goawayMs: number | null = null;
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
   #resendTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #pongTimer: ReturnType<typeof setTimeout> | undefined;
+  #beats = 0;
+  #receiptSeq = -1;
   #counter = 0;
   readonly #prefix = Math.random().toString(36).slice(2, 10);
 
@@ -78,6 +91,7 @@ export class RoomClient {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#renewTimer);
+    this.#stopHeartbeat();
     this.#socket?.close(1000, "bye");
   }
 
@@ -137,6 +151,7 @@ export class RoomClient {
       this.#socket = null;
       this.closes.push(event.code ?? 0);
       clearTimeout(this.#renewTimer);
+      this.#stopHeartbeat();
       if (!this.#stopped && !TERMINAL.has(event.code ?? 0)) this.#retry();
     });
     socket.addEventListener("error", () => {});
@@ -166,6 +181,7 @@ export class RoomClient {
         if (this.lastSeq < 0) this.lastSeq = this.startSeq = frame.headSeq;
         for (const [id, body] of this.pending) this.#transmit(id, body);
         this.#scheduleRenew();
+        this.#startHeartbeat();
         return;
       case "message":
         this.#accept(frame);
@@ -190,10 +206,15 @@ export class RoomClient {
         const socket = this.#socket;
         this.#socket = null;
         clearTimeout(this.#renewTimer);
+        this.#stopHeartbeat();
         socket?.close(1000, "goaway");
         if (socket && !this.#stopped) this.#retry();
         return;
       }
+      case "pong":
+        clearTimeout(this.#pongTimer);
+        this.#pongTimer = undefined;
+        return;
       case "error":
         // The frame was refused, not stored: send what is pending again soon.
         if (frame.code === "overloaded" || frame.code === "rate_limited" || frame.code === "internal") this.#resendSoon();
@@ -201,6 +222,39 @@ export class RoomClient {
       default:
         return;
     }
+  }
+
+  #startHeartbeat(): void {
+    this.#stopHeartbeat();
+    const every = this.#options.heartbeatMs ?? 25_000;
+    if (every <= 0) return;
+    const socket = this.#socket;
+    this.#heartbeat = setInterval(() => {
+      if (this.#socket !== socket || socket?.readyState !== 1) return;
+      this.#beats += 1;
+      const receipt = this.lastSeq !== this.#receiptSeq || this.#beats % 4 === 0;
+      // The plain ping must be this exact text for the runtime's auto-response.
+      socket.send(receipt ? JSON.stringify({ type: "ping", lastSeq: this.lastSeq }) : '{"type":"ping"}');
+      if (receipt) this.#receiptSeq = this.lastSeq;
+      if (this.#pongTimer !== undefined) return;
+      this.#pongTimer = setTimeout(() => {
+        this.#pongTimer = undefined;
+        if (this.#socket !== socket) return;
+        // No answer: the connection is dead or the server is stuck.
+        this.#socket = null;
+        this.#stopHeartbeat();
+        clearTimeout(this.#renewTimer);
+        socket.close(4000, "pong timeout");
+        this.#retry();
+      }, this.#options.pongTimeoutMs ?? 10_000);
+    }, every);
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#pongTimer);
+    this.#heartbeat = undefined;
+    this.#pongTimer = undefined;
   }
 
   #resendSoon(): void {

@@ -7,6 +7,7 @@ describe("parseClientFrame", () => {
     ['{"type":"resume","lastSeq":0}', "resume"],
     ['{"type":"typing"}', "typing"],
     ['{"type":"ping"}', "ping"],
+    ['{"type":"ping","lastSeq":41}', "ping"],
     ['{"type":"auth","token":"x.y.z"}', "auth"],
   ])("accepts %s", (raw, type) => {
     const parsed = parseClientFrame(raw);
@@ -37,6 +38,8 @@ describe("parseClientFrame", () => {
     ['{"type":"send","clientMsgId":"a","body":5}', "bad_request"],
     ['{"type":"send","clientMsgId":7,"body":"x"}', "bad_request"],
     ['{"type":"resume"}', "bad_request"],
+    ['{"type":"ping","lastSeq":-1}', "bad_request"],
+    ['{"type":"ping","lastSeq":"4"}', "bad_request"],
     ['{"type":"resume","lastSeq":-1}', "bad_request"],
     ['{"type":"resume","lastSeq":1.5}', "bad_request"],
     ['{"type":"resume","lastSeq":"3"}', "bad_request"],

@@ -11,7 +11,7 @@ function clientFrameSchema(maxBodyChars: number) {
     z.object({ type: z.literal("send"), clientMsgId, body: z.string().min(1).max(maxBodyChars) }),
     z.object({ type: z.literal("resume"), lastSeq: seq }),
     z.object({ type: z.literal("typing") }),
-    z.object({ type: z.literal("ping") }),
+    z.object({ type: z.literal("ping"), lastSeq: seq.optional() }),
     z.object({ type: z.literal("auth"), token: z.string().min(1).max(4096) }),
   ]);
 }

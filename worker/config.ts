@@ -23,6 +23,8 @@ export interface Config {
   authGraceMs: number;
   /** Bytes queued to one socket before it is closed 4001 as a slow consumer. */
   sendBufferMaxBytes: number;
+  /** Messages a socket may be behind (by its receipts, or held during a resume) before it is closed 4001. */
+  slowConsumerLag: number;
   /** Open sockets allowed in this runtime process; 0 means no limit. */
   maxConnections: number;
   /** Upper bound of the jittered `retryAfterMs` in `goaway` frames. */
@@ -126,6 +128,7 @@ export function readConfig(env: object): Config {
     dedupeWindowMs: duration(vars, "DEDUPE_WINDOW", "7d"),
     authGraceMs: duration(vars, "AUTH_GRACE", "60s"),
     sendBufferMaxBytes: integer(vars, "SEND_BUFFER_MAX_BYTES", 1_048_576),
+    slowConsumerLag: integer(vars, "SLOW_CONSUMER_LAG", 2000),
     maxConnections: integer(vars, "MAX_CONNECTIONS", 0, 0),
     reconnectSpreadMs: duration(vars, "RECONNECT_SPREAD", "10s"),
     databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),

@@ -289,7 +289,7 @@ export class ChatRoom extends DurableObject<Env> {
         return;
       }
       case "ping":
-        send(ws, { type: "pong" });
+        if (frame.lastSeq === undefined || this.#sessions.receipt(ws, frame.lastSeq, this.#visibleHead())) send(ws, { type: "pong" });
         return;
       case "auth":
         await this.#reauthenticate(ws, attachment, frame.token);
@@ -398,6 +398,7 @@ export class ChatRoom extends DurableObject<Env> {
         const archived = await withTimeout(maxArchivedSeq(pg, room.id), this.#config.databaseTimeoutMs, "head check");
         this.#store.adoptArchivedHead(archived);
       } catch (error) {
+        this.#dropDatabase();
         console.error(`room ${room.id}: cannot read the archived head: ${errorText(error)}`);
       }
     });
@@ -452,7 +453,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.#renewAt = Date.now() + this.#config.leaseTtlMs / 3;
       return true;
     } catch (error) {
-      this.#pg = undefined;
+      this.#dropDatabase();
       console.error(`room ${room.id}: cannot claim the room's lease: ${errorText(error)}`);
       return "database_unavailable";
     }
@@ -510,7 +511,7 @@ export class ChatRoom extends DurableObject<Env> {
           if (result.cause instanceof LeaseLost) {
             this.#lost("room moved to another process");
           } else {
-            this.#pg = undefined;
+            this.#dropDatabase();
             console.error(`room ${roomId}: commit failed (${result.failures} in a row): ${result.error}`);
           }
           break;
@@ -563,7 +564,7 @@ export class ChatRoom extends DurableObject<Env> {
       } catch (error) {
         if (error instanceof LeaseLost) this.#lost("room moved to another process");
         else {
-          this.#pg = undefined;
+          this.#dropDatabase();
           this.#renewAt = now + 1000;
           console.error(`room ${room.id}: lease renewal failed: ${errorText(error)}`);
         }
@@ -592,6 +593,7 @@ export class ChatRoom extends DurableObject<Env> {
     try {
       await withTimeout(releaseLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease release");
     } catch (error) {
+      this.#dropDatabase();
       console.error(`room ${room.id}: lease release failed (it expires by itself): ${errorText(error)}`);
     }
   }
@@ -633,8 +635,7 @@ export class ChatRoom extends DurableObject<Env> {
       this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
       return;
     }
-    // A hung connection may never answer; start over with a new client.
-    this.#pg = undefined;
+    this.#dropDatabase();
     console.error(`room ${roomId}: outbox copy failed (${result.failures} in a row): ${result.error}`);
   }
 
@@ -671,7 +672,11 @@ export class ChatRoom extends DurableObject<Env> {
   #archive(roomId: string): Archive | null {
     const pg = this.#database();
     if (!pg) return null;
-    return (range) => withTimeout(selectMessages(pg, roomId, range), this.#config.databaseTimeoutMs, "archive read");
+    return (range) =>
+      withTimeout(selectMessages(pg, roomId, range), this.#config.databaseTimeoutMs, "archive read").catch((error: unknown) => {
+        this.#dropDatabase();
+        throw error;
+      });
   }
 
   #goaway(ws: WebSocket, code: number, reason: string): void {
@@ -699,6 +704,19 @@ export class ChatRoom extends DurableObject<Env> {
       { type: "presence", event, user: { userId: user.id, username: user.username } },
       exclude,
     );
+  }
+
+  /**
+   * Forgets the client after a call failed or timed out; the next call opens a
+   * new connection. A connection is never trusted again after a timeout:
+   * measured under workerd, once a head check had timed out, PostgreSQL
+   * answered every later query on that connection and the room saw none of
+   * the replies (test/e2e/slow-consumers.test.ts).
+   */
+  #dropDatabase(): void {
+    const pg = this.#pg;
+    this.#pg = undefined;
+    pg?.end({ timeout: 0 }).catch(() => {});
   }
 
   #database(): Sql | undefined {

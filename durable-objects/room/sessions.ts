@@ -30,10 +30,11 @@ export interface SendLimits {
   authGraceMs: number;
   /** Bytes queued to one socket before it is closed 4001. */
   sendBufferMaxBytes: number;
+  /** Messages one socket may be behind (by its receipts, or held during its resume) before it is closed 4001. */
+  slowConsumerLag: number;
 }
 
-/** Frames held for one socket while its resume is being read. */
-const MAX_HELD_FRAMES = 5000;
+const SLOW_CONSUMER = "slow consumer; reconnect and resume";
 
 /**
  * The sockets this room holds and the presence derived from them. A thin view
@@ -125,7 +126,7 @@ export class Sessions {
       }
       const held = this.#held.get(ws);
       if (held) {
-        if (held.length >= MAX_HELD_FRAMES) close(ws, CLOSE.slowConsumer, "slow consumer; reconnect and resume");
+        if (held.length >= this.#limits.slowConsumerLag) close(ws, CLOSE.slowConsumer, SLOW_CONSUMER);
         else held.push(frame);
         continue;
       }
@@ -137,10 +138,23 @@ export class Sessions {
   /** Sends text to one socket unless its send buffer is over budget, in which case it is closed 4001. */
   deliver(ws: WebSocket, text: string): boolean {
     if (ws.bufferedAmount > this.#limits.sendBufferMaxBytes) {
-      close(ws, CLOSE.slowConsumer, "slow consumer; reconnect and resume");
+      close(ws, CLOSE.slowConsumer, SLOW_CONSUMER);
       return false;
     }
     return sendText(ws, text);
+  }
+
+  /**
+   * A read receipt (`ping` with `lastSeq`): a socket that has read less than
+   * the room's head minus the lag budget is closed 4001, because the runtime
+   * queues what it cannot write natively and out of the room's sight. A socket
+   * whose resume is still being read is judged by its held frames instead.
+   * Returns false when the socket was closed.
+   */
+  receipt(ws: WebSocket, lastSeq: number, head: number): boolean {
+    if (this.#held.has(ws) || head - lastSeq <= this.#limits.slowConsumerLag) return true;
+    close(ws, CLOSE.slowConsumer, SLOW_CONSUMER);
+    return false;
   }
 
   /** Holds broadcasts to `ws` until {@link release}, while a resume for it is read. */

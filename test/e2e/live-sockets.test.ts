@@ -1,7 +1,5 @@
 // Live-socket rules against the server as npm start runs it: capacity and
-// shutdown with goaway. Slow consumers are not testable: workerd queues
-// frames natively and keeps bufferedAmount near 0 for a stalled reader, under
-// wrangler dev and plain workerd alike (docs/guarantees.md, measured).
+// shutdown with goaway. Slow consumers are in slow-consumers.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginResponse } from "../../protocol/index.ts";
 import { http, Peer, UpgradeRefused, waitUntil } from "../support/node-client.ts";

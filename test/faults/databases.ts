@@ -37,6 +37,11 @@ function postgresBin(): string | null {
   return existsSync(join(bin, "pg_ctl")) ? bin : null;
 }
 
+/** True when PostgreSQL's server binaries (initdb, pg_ctl) are installed. */
+export function hasPostgresServer(): boolean {
+  return postgresBin() !== null;
+}
+
 /**
  * A real PostgreSQL cluster of its own (initdb in a temp folder, a free port),
  * run as the `postgres` user when this process is root. Null when the server

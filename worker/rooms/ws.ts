@@ -38,9 +38,14 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   c.set("user", user);
   const { room } = await visibleRoom(c, c.req.param("id") ?? "");
   closeDatabase(c);
-  return countRoomCall("fetch", roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp, requestId: c.get("requestId") }, query.lastSeq)), (r) =>
-    String(r.status),
+  const answer = await countRoomCall(
+    "fetch",
+    roomStub(c.env, room.id).fetch(handoffRequest({ user, room, exp, requestId: c.get("requestId") }, query.lastSeq)),
+    (r) => String(r.status),
   );
+  // A refusal from the room comes with immutable headers; copy it so that
+  // the request id can be added like on every other answer.
+  return answer.status === 101 ? answer : new Response(answer.body, answer);
 };
 
 /** `*` allows any origin; otherwise an exact match of scheme, host and port. */
