@@ -4,14 +4,13 @@
 // messages_sent_total, auth_requests_total; rpc_calls_total stands in for
 // its grpc_calls_total. No label ever holds a room id or a user id.
 //
-// The registry is module state of the isolate. In workerd (npm start,
-// serve:workerd, the binary) one process runs one isolate for the Worker and
-// all its rooms, so it counts the whole process. On Cloudflare each isolate
-// counts only itself (see docs/operations.md).
+// The registry is module state of the isolate: each isolate counts itself
+// and reports to the Stats object (report.ts), which sums every isolate's
+// counters and histograms and computes the three room gauges
+// (websocket_connections, rooms_active, outbox_pending_messages) from the
+// rooms' own reports. A scrape renders that sum (scrape.ts).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import pkg from "../package.json" with { type: "json" };
-import { RoomType } from "../protocol/index.ts";
-import { liveRooms, socketsByRoomType } from "../durable-objects/room/capacity.ts";
 
 // Text format 0.0.4 only. prom-client can write OpenMetrics, but a
 // registry's format is its own mutable state (concurrent scrapes would
@@ -20,35 +19,19 @@ import { liveRooms, socketsByRoomType } from "../durable-objects/room/capacity.t
 export const registry = new Registry();
 const registers = [registry];
 
-/** Outbox depth each room last reported in this isolate. */
-const outboxDepths = new Map<string, number>();
-
-/** A room reports its outbox depth when it changes (never woken just for this). */
-export function reportOutboxDepth(roomId: string, depth: number): void {
-  if (depth > 0) outboxDepths.set(roomId, depth);
-  else outboxDepths.delete(roomId);
-}
-
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export const metrics = {
   websocketConnections: new Gauge({
     name: "websocket_connections",
-    help: "Open room WebSockets in this process, by room type.",
+    help: "Open room WebSockets, by room type (from the rooms' reports).",
     labelNames: ["room_type"] as const,
     registers,
-    collect() {
-      const byType = socketsByRoomType();
-      for (const type of RoomType.options) this.set({ room_type: type }, byType.get(type) ?? 0);
-    },
   }),
   roomsActive: new Gauge({
     name: "rooms_active",
-    help: "Rooms with at least one open WebSocket in this process.",
+    help: "Rooms with at least one open WebSocket (from the rooms' reports).",
     registers,
-    collect() {
-      this.set(liveRooms().length);
-    },
   }),
   messagesSent: new Counter({
     name: "messages_sent_total",
@@ -101,13 +84,8 @@ export const metrics = {
   }),
   outboxPending: new Gauge({
     name: "outbox_pending_messages",
-    help: "Messages waiting in room outboxes for PostgreSQL, as the rooms of this process last reported.",
+    help: "Messages waiting in room outboxes for PostgreSQL, as the rooms last reported.",
     registers,
-    collect() {
-      let total = 0;
-      for (const depth of outboxDepths.values()) total += depth;
-      this.set(total);
-    },
   }),
   outboxFlush: new Counter({
     name: "outbox_flush_total",
@@ -144,8 +122,3 @@ export const metrics = {
   }),
 };
 metrics.buildInfo.set({ version: pkg.version }, 1);
-
-/** The exposition, in the Prometheus text format 0.0.4 (which every Prometheus accepts). */
-export async function exposition(): Promise<{ body: string; contentType: string }> {
-  return { body: await registry.metrics(), contentType: registry.contentType };
-}

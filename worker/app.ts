@@ -8,6 +8,7 @@ import { internalRoutes } from "./internal.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { roomRoutes } from "./rooms/routes.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
+import { scheduleReport } from "../metrics-bridge/report.ts";
 import { logEvent, requestIdOf } from "./log.ts";
 
 /** The HTTP API of CONTRACT.md v1. */
@@ -28,6 +29,7 @@ export const app = new Hono<AppEnv>()
       metrics.httpRequests.inc({ route, method, status: String(c.res.status) });
       const seconds = (performance.now() - started) / 1000;
       metrics.httpDuration.observe({ route, method }, seconds);
+      scheduleReport(c.env, (promise) => c.executionCtx.waitUntil(promise));
       // A 101 keeps its headers as the room set them.
       if (c.res.status !== 101) c.res.headers.set("X-Request-Id", requestId);
       logEvent("request", {

@@ -1,5 +1,6 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, createRoom, signUp, unique } from "../test/support/api.ts";
+import { call, connect, createRoom, signUp, unique } from "../test/support/api.ts";
 
 const TOKEN = "test-metrics-token";
 
@@ -24,6 +25,14 @@ describe("GET /metrics", () => {
     expect(ok.headers.get("content-type")).toContain("text/plain; version=0.0.4");
   });
 
+  it("answers OpenMetrics to a scraper that asks for it, as Prometheus does", async () => {
+    const response = await call("/metrics", { token: TOKEN, headers: { Accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5" } });
+    expect(response.headers.get("content-type")).toContain("application/openmetrics-text; version=1.0.0");
+    const text = await response.text();
+    expect(text).toContain("# TYPE auth_requests counter\n");
+    expect(text.endsWith("# EOF\n")).toBe(true);
+  });
+
   it("counts failed logins, messages by room type and HTTP requests by route pattern", async () => {
     const before = await scrape();
     const failedBefore = value(before, 'auth_requests_total{result="failure",reason="invalid_credentials"}');
@@ -44,5 +53,57 @@ describe("GET /metrics", () => {
     expect(value(after, 'http_requests_total{route="/rooms/:id/messages",method="POST",status="201"}')).toBe(routeBefore + 2);
     // No room id reaches a label.
     expect(after).not.toContain(room);
+  });
+});
+
+describe("the Stats object's sum", () => {
+  async function connections(type: "public" | "private"): Promise<number> {
+    return value(await scrape(), `websocket_connections{room_type="${type}"}`);
+  }
+
+  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it("counts open sockets from the rooms' reports, and follows a close within seconds", async () => {
+    const base = await connections("public");
+    const alice = await signUp("gauge");
+    const room = await createRoom(alice.token, "public");
+    const a = await connect(room, alice.token);
+    const b = await connect(room, alice.token);
+    await a.waitFor("welcome");
+    await b.waitFor("welcome");
+    await until(async () => (await connections("public")) === base + 2, "two more sockets");
+    expect(value(await scrape(), "rooms_active")).toBeGreaterThanOrEqual(1);
+    b.close();
+    await until(async () => (await connections("public")) === base + 1, "one socket fewer");
+    a.close();
+    await until(async () => (await connections("public")) === base, "the room to be empty");
+  });
+
+  it("adds up the reports of several isolates (a second isolate's report sent by the test: locally there is only one isolate)", async () => {
+    const series = 'auth_requests_total{result="failure",reason="invalid_credentials"}';
+    const before = await scrape();
+    const stats = env.STATS.get(env.STATS.idFromName("global"));
+    await stats.report({
+      source: `test-isolate-${unique("src")}`,
+      families: [
+        {
+          name: "auth_requests_total",
+          help: "ignored: the scraping isolate's help text is used",
+          type: "counter",
+          samples: [{ labels: { result: "failure", reason: "invalid_credentials" }, value: 5 }],
+        },
+      ],
+      rooms: { [unique("elsewhere")]: { type: "private", sockets: 3, outbox: 7, at: Date.now() } },
+    });
+    const after = await scrape();
+    expect(value(after, series)).toBe(value(before, series) + 5);
+    expect(value(after, 'websocket_connections{room_type="private"}')).toBe(value(before, 'websocket_connections{room_type="private"}') + 3);
+    expect(value(after, "outbox_pending_messages")).toBe(value(before, "outbox_pending_messages") + 7);
   });
 });

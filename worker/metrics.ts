@@ -1,6 +1,5 @@
 import { Hono } from "hono";
-import { probe } from "../metrics-bridge/probes.ts";
-import { exposition } from "../metrics-bridge/registry.ts";
+import { scrape } from "../metrics-bridge/scrape.ts";
 import { bearerMatches } from "./auth/shared-secret.ts";
 import { configOf, type AppEnv } from "./context.ts";
 import { ApiError } from "./errors.ts";
@@ -14,7 +13,6 @@ export const metricsRoutes = new Hono<AppEnv>().get("/", async (c) => {
   const expected = configOf(c).metricsToken;
   if (!expected) throw new ApiError("not_found", "no such route");
   if (!bearerMatches(c.req.header("Authorization"), expected)) throw new ApiError("unauthorized", "metrics token required");
-  await probe(configOf(c));
-  const { body, contentType } = await exposition();
+  const { body, contentType } = await scrape(c.env, configOf(c), c.req.header("Accept"));
   return c.body(body, 200, { "Content-Type": contentType });
 });

@@ -22,13 +22,6 @@ export function liveRooms(): string[] {
   return [...rooms.keys()];
 }
 
-/** Open sockets in this isolate by room type (the metrics socket's `websocket_connections`). */
-export function socketsByRoomType(): Map<RoomType, number> {
-  const byType = new Map<RoomType, number>();
-  for (const { count, type } of rooms.values()) byType.set(type, (byType.get(type) ?? 0) + count);
-  return byType;
-}
-
 /** A room's current number of open sockets. */
 export function reportRoomSockets(roomId: string, type: RoomType, count: number): void {
   total += count - (rooms.get(roomId)?.count ?? 0);

@@ -26,7 +26,8 @@ import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
 import { reportError } from "../../worker/sentry.ts";
 import { logEvent } from "../../worker/log.ts";
-import { metrics, reportOutboxDepth } from "../../metrics-bridge/registry.ts";
+import { metrics } from "../../metrics-bridge/registry.ts";
+import { reportRoom, scheduleReport } from "../../metrics-bridge/report.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
 import { ArchiveUnavailable, readAfter, readBefore, type Archive } from "./history.ts";
@@ -132,6 +133,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.#scheduleReport();
     if (typeof message !== "string") {
       close(ws, CLOSE.unsupportedData, "binary frames are not supported");
       return;
@@ -611,7 +613,13 @@ export class ChatRoom extends DurableObject<Env> {
 
   #reportOutbox(): void {
     const room = this.#store.room;
-    if (room) reportOutboxDepth(room.id, this.#store.outboxDepth);
+    if (room) reportRoom(room.id, room.type, { outbox: this.#store.outboxDepth });
+    this.#scheduleReport();
+  }
+
+  /** Counters and room stats reach the Stats object within a second, while this room is awake anyway. */
+  #scheduleReport(): void {
+    scheduleReport(this.env, (promise) => this.ctx.waitUntil(promise));
   }
 
   /** The newest seq clients may see: in multi-process mode, the last committed one. */
@@ -696,7 +704,11 @@ export class ChatRoom extends DurableObject<Env> {
 
   #reportSockets(): void {
     const room = this.#store.room;
-    if (room) reportRoomSockets(room.id, room.type, this.#sessions.open().length);
+    if (!room) return;
+    const sockets = this.#sessions.open().length;
+    reportRoomSockets(room.id, room.type, sockets);
+    reportRoom(room.id, room.type, { sockets });
+    this.#scheduleReport();
   }
 
   #broadcastPresence(event: "join" | "leave", user: User, exclude: WebSocket): void {
