@@ -1,6 +1,6 @@
-import { env } from "cloudflare:test";
+import { env, evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, connect, createRoom, signUp, unique } from "../test/support/api.ts";
+import { call, connect, createRoom, signUp, stubOf, unique } from "../test/support/api.ts";
 
 const TOKEN = "test-metrics-token";
 
@@ -69,7 +69,7 @@ describe("the Stats object's sum", () => {
     }
   }
 
-  it("counts open sockets from the rooms' reports, and follows a close within seconds", async () => {
+  it("counts open sockets from the rooms' reports, keeps them while the room is evicted, and follows a close within seconds", async () => {
     const base = await connections("public");
     const alice = await signUp("gauge");
     const room = await createRoom(alice.token, "public");
@@ -79,6 +79,9 @@ describe("the Stats object's sum", () => {
     await b.waitFor("welcome");
     await until(async () => (await connections("public")) === base + 2, "two more sockets");
     expect(value(await scrape(), "rooms_active")).toBeGreaterThanOrEqual(1);
+    // Evicted as after hibernation: its sockets stay open and still count.
+    await evictDurableObject(stubOf(room));
+    expect(await connections("public")).toBe(base + 2);
     b.close();
     await until(async () => (await connections("public")) === base + 1, "one socket fewer");
     a.close();
