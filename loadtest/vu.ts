@@ -72,10 +72,11 @@ export interface VuContext {
   padding: string;
 }
 
-/** Connect-error kinds: the HTTP status of a refused upgrade, else the socket error code. */
+/** Connect-error kinds: the HTTP status of a refused upgrade, a handshake timeout, else the socket error code. */
 function connectErrorKind(error: Error & { code?: string }): string {
   const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1];
   if (status) return `connect_${status}`;
+  if (/handshake has timed out/i.test(error.message)) return "connect_timeout";
   return `connect_${error.code ?? "failed"}`.toLowerCase();
 }
 
