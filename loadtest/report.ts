@@ -36,8 +36,8 @@ function info(label: string, value: string): string {
   return line(`  ${`${label}:`.padEnd(22)}${value}`);
 }
 
-function latency(label: string, l: { avg: number; p95: number; p99: number } | null): string[] {
-  if (!l) return [line(`  ${label}:`), line("    n/a (no --metrics-url)")];
+function latency(label: string, l: { count: number; avg: number; p95: number; p99: number } | null, missing: string): string[] {
+  if (!l || l.count === 0) return [line(`  ${label}:`), line(`    n/a (${l ? "none measured" : missing})`)];
   return [line(`  ${label}:`), line(`    avg: ${fmtMs(l.avg).padStart(8)}    p95: ${fmtMs(l.p95).padStart(8)}    p99: ${fmtMs(l.p99).padStart(8)}`)];
 }
 
@@ -75,11 +75,11 @@ export function summaryBox(result: Result): string {
     section,
     line(" LATENCY"),
     rule,
-    ...latency("HTTP Request", result.http.latency),
-    ...latency("WebSocket Connect", result.latency.connect),
-    ...latency("Auth (JWT validate)", result.latency.auth),
-    ...latency("Message (end-to-end)", e2e),
-    line(`    p50: ${fmtMs(e2e.p50).padStart(8)}    max: ${fmtMs(e2e.max).padStart(8)}`),
+    ...latency("HTTP Request", result.http.latency, ""),
+    ...latency("WebSocket Connect", result.latency.connect, ""),
+    ...latency("Auth (JWT validate)", result.latency.auth, "no --metrics-url"),
+    ...latency("Message (end-to-end)", e2e, ""),
+    ...(e2e.count > 0 ? [line(`    p50: ${fmtMs(e2e.p50).padStart(8)}    max: ${fmtMs(e2e.max).padStart(8)}`)] : []),
     section,
     line(" TEST INFO"),
     rule,

@@ -36,8 +36,8 @@ function list(value: string | undefined): string[] {
 function progressLine(p: Progress): string {
   const cpu = (v: number | null) => (v === null ? "-" : `${v.toFixed(0)}%`);
   return [
-    `[${String(p.second).padStart(4)}s/${p.totalSeconds}s]`,
-    `stage ${p.stage}/${p.stages}`,
+    p.second <= p.totalSeconds ? `[${String(p.second).padStart(4)}s/${p.totalSeconds}s]` : `[${String(p.second).padStart(4)}s]`,
+    p.rate === null ? `stage ${p.stage}/${p.stages}` : "fanout steps",
     `vus ${p.vus}/${p.targetVus}`,
     `sockets ${p.sockets}`,
     p.rate === null ? "" : `rate ${p.rate.toFixed(0)}/s`,

@@ -51,6 +51,7 @@ export interface RunOptions {
 /** The progress line's figures. */
 export interface Progress {
   second: number;
+  /** Length of the stages; the fanout steps come after them. */
   totalSeconds: number;
   stage: number;
   stages: number;
@@ -298,6 +299,11 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   const peakSockets = Math.max(0, ...complete.map((s) => s.sockets));
   const totals = timeline.totals;
   const serverStats = sampler.summary(peakSockets);
+  if (serverStats?.memoryPerSocketKB != null) {
+    notes.push(
+      `memory per socket = server RSS growth (${serverStats.rssBaselineMB.toFixed(0)} -> ${serverStats.rssMaxMB.toFixed(0)} MB) / ${peakSockets} peak sockets, room objects included; a server that served load before reuses freed memory and reads low: start it fresh for this figure`,
+    );
+  }
   const errorsByKind = { ...timeline.errorsByKind };
   for (const [status, n] of Object.entries(http.statuses)) {
     if (!["200", "201", "204", "409"].includes(status) && !(status === "401")) errorsByKind[`http_${status}`] = n;
