@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { writeReports, summaryBox } from "./report.ts";
 import { runScenario, SetupError, type Progress } from "./runner.ts";
-import { loadScenario, scaleScenario } from "./scenario.ts";
+import { loadScenario, scaleScenario, ScenarioError } from "./scenario.ts";
 
 const USAGE = `usage: npm run loadtest -- --scenario <seed|fanout|connect|smoke|file.json> [options]
   --target URL            server base URL (default http://127.0.0.1:8787)
@@ -22,10 +22,13 @@ const USAGE = `usage: npm run loadtest -- --scenario <seed|fanout|connect|smoke|
   --fail-on-miss          exit 2 when a target of the scenario is missed
   --quiet                 no progress line`;
 
+/** Bad command-line input: the message and the usage, no stack. */
+class UsageError extends Error {}
+
 function numberOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new SetupError(`--${name} must be a positive number, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got "${value}"`);
   return n;
 }
 
@@ -53,8 +56,8 @@ function progressLine(p: Progress): string {
     .join(" ");
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
+function options() {
+  return parseArgs({
     options: {
       scenario: { type: "string" },
       target: { type: "string" },
@@ -73,6 +76,15 @@ async function main(): Promise<number> {
       help: { type: "boolean" },
     },
   });
+}
+
+async function main(): Promise<number> {
+  let values: ReturnType<typeof options>["values"];
+  try {
+    values = options().values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   if (values.help || !values.scenario) {
     console.log(USAGE);
     return values.help ? 0 : 1;
@@ -131,8 +143,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const setup = error instanceof SetupError;
-    console.error(`loadtest: ${setup ? "setup failed: " : ""}${error instanceof Error ? (setup ? error.message : error.stack) : String(error)}`);
+    if (error instanceof UsageError || error instanceof ScenarioError) console.error(`loadtest: ${error.message}\n${USAGE}`);
+    else if (error instanceof SetupError) console.error(`loadtest: setup failed: ${error.message}`);
+    else console.error(`loadtest: ${error instanceof Error ? error.stack : String(error)}`);
     process.exit(1);
   },
 );

@@ -21,7 +21,7 @@ import {
 import { Sampler } from "./sampler.ts";
 import { createRooms, loginUsers, newHttpStats, SetupError, username } from "./setup.ts";
 import { isFromWorker, Timeline, type ToWorker } from "./stats.ts";
-import { HashRing, parseTarget } from "./targets.ts";
+import { HashRing, parseTarget, type Target } from "./targets.ts";
 import { nowMs } from "./vu.ts";
 import type { WorkerInit } from "./worker.ts";
 
@@ -80,7 +80,12 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
     log(`warning: ${text}`);
   };
   if (targetUrls.length === 0) throw new SetupError("no target");
-  const targets = targetUrls.map(parseTarget);
+  let targets: Target[];
+  try {
+    targets = targetUrls.map(parseTarget);
+  } catch (error) {
+    throw new SetupError(error instanceof Error ? error.message : String(error));
+  }
   const ring = new HashRing(targets);
   const vus = peakVus(scenario);
   if (vus < 1) throw new SetupError("the scenario's stages never ask for a virtual user");

@@ -57,4 +57,8 @@ describe("scenario files", () => {
     await writeFile(file, "{");
     await expect(loadScenario(file)).rejects.toThrow(/scenario .*bad\.json/);
   });
+
+  it("lists the shipped scenarios when a name is unknown", async () => {
+    await expect(loadScenario("nope")).rejects.toThrow("scenario nope: no such file; the shipped ones are connect, fanout, seed, smoke");
+  });
 });

@@ -2,7 +2,7 @@
 // users over time, how many users share a room, what each user does, and
 // the targets the report checks. The k6 twin (k6/seed.js) reads the same
 // files, so durations stay k6 strings ("30s", "2m") in JSON.
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { z } from "zod";
 import { RoomType } from "../protocol/index.ts";
 
@@ -93,19 +93,29 @@ export type Scenario = z.infer<typeof ScenarioSchema>;
 export type Workload = Scenario["workload"];
 export type Stage = Scenario["stages"][number];
 
+/** A scenario that cannot be read or does not match the format. */
+export class ScenarioError extends Error {}
+
 /** Reads `loadtest/scenarios/<name>.json`, or a path to a JSON file. */
 export async function loadScenario(nameOrPath: string): Promise<Scenario> {
   const path = nameOrPath.endsWith(".json") ? nameOrPath : new URL(`./scenarios/${nameOrPath}.json`, import.meta.url);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    const shipped = (await readdir(new URL("./scenarios/", import.meta.url))).map((f) => f.replace(/\.json$/, ""));
+    throw new ScenarioError(`scenario ${nameOrPath}: no such file; the shipped ones are ${shipped.sort().join(", ")}`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(path, "utf8"));
+    raw = JSON.parse(text);
   } catch (error) {
-    throw new Error(`scenario ${nameOrPath}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new ScenarioError(`scenario ${nameOrPath}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const parsed = ScenarioSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`scenario ${nameOrPath}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+    throw new ScenarioError(`scenario ${nameOrPath}: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   return parsed.data;
 }
