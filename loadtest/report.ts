@@ -33,7 +33,7 @@ function field(label: string, value: string): string {
 }
 
 function info(label: string, value: string): string {
-  return line(`  ${`${label}:`.padEnd(22)}${value}`);
+  return line(`  ${(label ? `${label}:` : "").padEnd(22)}${value}`);
 }
 
 function latency(label: string, l: { count: number; avg: number; p95: number; p99: number } | null, missing: string): string[] {
