@@ -173,6 +173,14 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   const timeline = new Timeline();
   let unackedAtEnd = 0;
   let fatal: string | undefined;
+  // One crashed worker ends the load phase at once (the run then throws).
+  let crash = () => {};
+  const crashed = new Promise<void>((resolve) => (crash = resolve));
+  const fail = (text: string) => {
+    fatal ??= text;
+    crash();
+  };
+  let stopping = false;
   const workers: Worker[] = [];
   const done: Promise<void>[] = [];
   for (let w = 0; w < workerCount; w += 1) {
@@ -200,15 +208,18 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
             unackedAtEnd += message.unackedAtEnd;
             resolve();
           } else {
-            fatal = message.message;
+            fail(message.message);
             resolve();
           }
         });
         worker.on("error", (error) => {
-          fatal = error.stack ?? error.message;
+          fail(error.stack ?? error.message);
           resolve();
         });
-        worker.on("exit", () => resolve());
+        worker.on("exit", (code) => {
+          if (!stopping) fail(`worker ${w} exited with code ${code} before the end of the run`);
+          resolve();
+        });
       }),
     );
   }
@@ -250,8 +261,8 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
     if (options.signal?.aborted) resolve();
     options.signal?.addEventListener("abort", () => resolve(), { once: true });
   });
-  const failed = Promise.all(done).then(() => {});
-  const until = (at: number) => Promise.race([sleep(at - nowMs()), aborted, failed]);
+  const finished = Promise.all(done).then(() => {});
+  const until = (at: number) => Promise.race([sleep(at - nowMs()), aborted, crashed]);
   const stopped = () => options.signal?.aborted || fatal !== undefined;
 
   await until(startAt + totalMs);
@@ -290,7 +301,8 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   }
 
   broadcast({ type: "stop" });
-  await Promise.race([failed, sleep(scenario.drain + 15_000)]);
+  await Promise.race([finished, sleep(scenario.drain + 15_000)]);
+  stopping = true;
   const endAt = nowMs();
   clearInterval(progress);
   sampler.stop();
