@@ -101,6 +101,7 @@ function charts(timeline: TimelinePoint[]): string {
     chart("CPU", "% of one core", t, [
       { name: "server", color: "#d62728", values: col("serverCpuPct") },
       { name: "load-test client", color: "#7f7f7f", values: col("clientCpuPct") },
+      { name: "busiest client event loop (% busy)", color: "#17becf", values: col("clientLoopPct") },
     ]),
     chart("Server resident memory", "MB", t, [{ name: "RSS", color: "#8c564b", values: col("serverRssMB") }]),
     chart("Errors and lost messages", "count", t, [

@@ -24,7 +24,7 @@ async function sample(): Promise<Result> {
     errors: { total: 0, byKind: {} },
     latency: { connect: latency, e2e: latency, ack: latency, auth: null },
     server: { processes: [{ pid: 1, comm: "workerd" }], cpuAvgPct: 50, cpuMaxPct: 90, rssBaselineMB: 100, rssMaxMB: 700, memoryPerSocketKB: 61.5 },
-    client: { workers: 1, cores: 2, cpuAvgPct: 20, cpuMaxPct: 40, openFileLimit: 20_000 },
+    client: { workers: 1, cores: 2, cpuAvgPct: 20, cpuMaxPct: 40, loopMaxPct: 50, loopSaturatedSeconds: 0, openFileLimit: 20_000 },
     fanout: null,
     timeline: [],
     notes: [],
@@ -62,7 +62,7 @@ describe("report", () => {
     const result = await sample();
     result.timeline = [0, 1, 2].map((t) => ({
       t, vus: 10, sockets: 10, connects: 1, sent: 5, received: 10, errors: 0, lost: 0,
-      e2eP50: 1, e2eP95: 2, e2eP99: 3, e2eMax: 4, connectP99: 20, serverCpuPct: 50, serverRssMB: 100, clientCpuPct: 10,
+      e2eP50: 1, e2eP95: 2, e2eP99: 3, e2eMax: 4, connectP99: 20, serverCpuPct: 50, serverRssMB: 100, clientCpuPct: 10, clientLoopPct: 20,
     }));
     const html = renderHtml(result, summaryBox(result));
     expect(html).toContain("<svg");

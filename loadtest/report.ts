@@ -92,6 +92,7 @@ export function summaryBox(result: Result): string {
     info("Server RSS", server ? `${server.rssBaselineMB.toFixed(0)} -> ${server.rssMaxMB.toFixed(0)} MB` : "n/a"),
     info("Memory/socket", server?.memoryPerSocketKB != null ? `${server.memoryPerSocketKB.toFixed(1)} KB` : "n/a"),
     info("Client CPU", `avg ${result.client.cpuAvgPct.toFixed(0)}%  max ${result.client.cpuMaxPct.toFixed(0)}% (${result.client.workers} workers)`),
+    info("Client event loop", `max ${result.client.loopMaxPct.toFixed(0)}% busy, >90% in ${result.client.loopSaturatedSeconds} s`),
   );
   if (result.checks.length) {
     rows.push(section, line(" TARGETS"), rule);

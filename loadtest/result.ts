@@ -36,6 +36,8 @@ export interface TimelinePoint {
   serverCpuPct: number | null;
   serverRssMB: number | null;
   clientCpuPct: number | null;
+  /** The busiest client worker's event loop, % busy. */
+  clientLoopPct: number;
 }
 
 /** One line of the TARGETS section; `pass` is null when the value was not measured. */
@@ -94,7 +96,17 @@ export interface Result {
     /** (largest RSS − RSS before the first socket) / peak sockets. */
     memoryPerSocketKB: number | null;
   } | null;
-  client: { workers: number; cores: number; cpuAvgPct: number; cpuMaxPct: number; openFileLimit: number | null };
+  client: {
+    workers: number;
+    cores: number;
+    cpuAvgPct: number;
+    cpuMaxPct: number;
+    /** The busiest worker event loop of the busiest second, % busy. */
+    loopMaxPct: number;
+    /** Seconds in which a worker's event loop was over 90 % busy (the client, not the server, may be the limit). */
+    loopSaturatedSeconds: number;
+    openFileLimit: number | null;
+  };
   fanout: { limitMs: number; steps: FanoutStep[]; bestDeliveriesPerSecond: number | null } | null;
   timeline: TimelinePoint[];
   checks: Check[];

@@ -50,7 +50,7 @@ function progressLine(p: Progress): string {
     `err ${p.errors}`,
     `lost ${p.lost}`,
     `srv ${cpu(p.serverCpuPct)} ${p.serverRssMB === null ? "" : `${p.serverRssMB.toFixed(0)}MB`}`,
-    `cli ${cpu(p.clientCpuPct)}`,
+    `cli ${cpu(p.clientCpuPct)} loop ${p.clientLoopPct.toFixed(0)}%`,
   ]
     .filter(Boolean)
     .join(" ");

@@ -6,23 +6,15 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { summarize } from "./histogram.ts";
-import { evaluate, type FanoutStep, type Result } from "./result.ts";
+import { runFanoutSteps } from "./fanout.ts";
+import { evaluate, type Result } from "./result.ts";
 import { peakVus, stagesMs, targetAt, type Scenario } from "./scenario.ts";
-import {
-  describePid,
-  findServerProcesses,
-  histogramDelta,
-  openFileLimit,
-  promQuantile,
-  scrapeMetrics,
-  type PromHistogram,
-  type ServerProcess,
-} from "./server-probe.ts";
+import { preflight } from "./preflight.ts";
+import { histogramDelta, promQuantile, scrapeMetrics, type PromHistogram } from "./server-probe.ts";
 import { Sampler } from "./sampler.ts";
 import { createRooms, loginUsers, newHttpStats, SetupError, username } from "./setup.ts";
-import { isFromWorker, Timeline, type ToWorker } from "./stats.ts";
+import { isFromWorker, nowMs, Timeline, type ToWorker } from "./stats.ts";
 import { HashRing, parseTarget, type Target } from "./targets.ts";
-import { nowMs } from "./vu.ts";
 import type { WorkerInit } from "./worker.ts";
 
 export { SetupError } from "./setup.ts";
@@ -66,6 +58,7 @@ export interface Progress {
   serverCpuPct: number | null;
   serverRssMB: number | null;
   clientCpuPct: number | null;
+  clientLoopPct: number;
   rate: number | null;
 }
 
@@ -92,44 +85,8 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   const usersPerRoom = scenario.rooms.usersPerRoom;
   const roomCount = Math.ceil(vus / usersPerRoom);
 
-  // Every socket is a file descriptor of this process.
-  const limit = openFileLimit("self") ?? null;
-  if (limit !== null && limit < vus + 128) {
-    throw new SetupError(`open-file limit ${limit} is below the ${vus + 128} this run needs (${vus} sockets + 128); raise it with \`ulimit -n ${Math.max(vus * 2, 4096)}\` in the shell that runs the load test`);
-  }
-  if (limit !== null && limit < vus * 1.2 + 128) note(`open-file limit ${limit} leaves little room above ${vus} sockets`);
-
-  for (const target of targets) {
-    const ok = await fetch(`${target.base}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
-    if (!ok) throw new SetupError(`${target.base}/healthz does not answer 200; is the server running?`);
-  }
-
-  let processes: ServerProcess[] = [];
-  if (options.serverPids?.length) {
-    for (const pid of options.serverPids) {
-      const found = describePid(pid);
-      if (found) processes.push(found);
-      else note(`--server-pid ${pid}: no such process`);
-    }
-  } else {
-    const local = targets.filter((t) => ["127.0.0.1", "localhost", "[::1]"].includes(new URL(t.base).hostname));
-    if (local.length > 0) processes = findServerProcesses(local.map((t) => Number(new URL(t.base).port || 80)), note);
-  }
-  if (processes.length > 0) log(`server processes: ${processes.map((p) => `${p.pid} (${p.comm})`).join(", ")}`);
-  for (const p of processes) {
-    const serverLimit = openFileLimit(p.pid);
-    if (p.comm === "workerd" && serverLimit !== undefined && serverLimit < 2 * vus + 512) {
-      note(`server process ${p.pid} has an open-file limit of ${serverLimit}; workerd needs about 2 per socket (${2 * vus + 512} for this run)`);
-    }
-  }
-
+  const { limit, processes, before } = await preflight(targets, vus, options, note, log);
   const metricsUrls = options.metricsUrls ?? [];
-  const before = metricsUrls.length ? await scrapeMetrics(metricsUrls, options.metricsToken, "auth_validate_seconds", ["websocket_connections_limit"]) : undefined;
-  if (metricsUrls.length && !before) note(`metrics ${metricsUrls.join(", ")} could not be scraped: auth latency is n/a`);
-  const serverCap = before?.gauges.websocket_connections_limit;
-  if (serverCap && serverCap * targets.length < vus) {
-    note(`the server's MAX_CONNECTIONS (${serverCap}) is below the ${vus} sockets of this run; upgrades past it answer 503`);
-  }
   if (!metricsUrls.length) notes.push("no --metrics-url: auth (JWT validate) latency is n/a");
 
   // Setup: users, then rooms (ids unique to this run, so no other traffic shares them).
@@ -253,6 +210,7 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
       serverCpuPct: sample?.serverCpuPct ?? null,
       serverRssMB: sample?.serverRssMB ?? null,
       clientCpuPct: sample?.clientCpuPct ?? null,
+      clientLoopPct: 100 * last.loop,
       rate,
     });
   }, 1000);
@@ -266,39 +224,11 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   const stopped = () => options.signal?.aborted || fatal !== undefined;
 
   await until(startAt + totalMs);
-  let fanout: Result["fanout"] = null;
   const workload = scenario.workload;
-  if (workload.kind === "fanout" && !stopped()) {
-    const steps: FanoutStep[] = [];
-    rate = workload.startRate;
-    for (let step = 0; step < workload.maxSteps && !stopped(); step += 1) {
-      const from = Math.ceil((nowMs() - startAt) / 1000);
-      broadcast({ type: "rate", perSecond: rate });
-      await until(startAt + (from + Math.max(1, Math.round(workload.step / 1000))) * 1000);
-      const to = Math.floor((nowMs() - startAt) / 1000);
-      const deadline = Date.now() + 3000;
-      while ((timeline.complete(workerCount)?.second ?? -1) < to - 1 && Date.now() < deadline) await sleep(50);
-      const window = timeline.range(to - from >= 3 ? from + 1 : from, to);
-      const e2e = summarize(window.e2e);
-      const seconds = Math.max(1, window.seconds);
-      const withinLimit = e2e.count > 0 && e2e.p99 <= workload.p99LimitMs;
-      steps.push({
-        rate,
-        seconds: window.seconds,
-        sentPerSecond: window.counts.sent / seconds,
-        deliveriesPerSecond: window.counts.received / seconds,
-        errors: window.counts.errors,
-        e2e,
-        withinLimit,
-      });
-      log(`fanout step ${step + 1}: ${rate.toFixed(0)} msg/s asked, ${(window.counts.received / seconds).toFixed(0)} deliveries/s, p99 ${e2e.p99.toFixed(2)} ms`);
-      if (!withinLimit) break;
-      rate *= workload.factor;
-    }
-    broadcast({ type: "rate", perSecond: 0 });
-    const below = steps.filter((s) => s.withinLimit).map((s) => s.deliveriesPerSecond);
-    fanout = { limitMs: workload.p99LimitMs, steps, bestDeliveriesPerSecond: below.length ? Math.max(...below) : null };
-  }
+  const fanout =
+    workload.kind === "fanout" && !stopped()
+      ? await runFanoutSteps(workload, { startAt, workers: workerCount, timeline, broadcast, until, stopped, onRate: (r) => (rate = r), log })
+      : null;
 
   broadcast({ type: "stop" });
   await Promise.race([finished, sleep(scenario.drain + 15_000)]);
@@ -315,6 +245,10 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   const complete = seconds.filter((s) => s.workers >= workerCount);
   const peakSockets = Math.max(0, ...complete.map((s) => s.sockets));
   const totals = timeline.totals;
+  const saturated = seconds.filter((s) => s.loop > 0.9).length;
+  if (saturated > 0) {
+    notes.push(`a client worker's event loop was over 90% busy in ${saturated} s: the client may be the limit there (try --workers, or a second machine)`);
+  }
   const serverStats = sampler.summary(peakSockets);
   if (serverStats?.memoryPerSocketKB != null) {
     notes.push(
@@ -369,7 +303,15 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
       auth: before && after ? authSummary(histogramDelta(before.histogram, after.histogram)) : null,
     },
     server: serverStats,
-    client: { workers: workerCount, cores, cpuAvgPct: sampler.clientAvgPct(), cpuMaxPct: sampler.clientMaxPct(), openFileLimit: limit },
+    client: {
+      workers: workerCount,
+      cores,
+      cpuAvgPct: sampler.clientAvgPct(),
+      cpuMaxPct: sampler.clientMaxPct(),
+      loopMaxPct: 100 * Math.max(0, ...seconds.map((s) => s.loop)),
+      loopSaturatedSeconds: saturated,
+      openFileLimit: limit,
+    },
     fanout,
     timeline: seconds.map((s) => {
       const sample = sampler.at(s.second);
@@ -390,6 +332,7 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
         serverCpuPct: sample?.serverCpuPct ?? null,
         serverRssMB: sample?.serverRssMB ?? null,
         clientCpuPct: sample?.clientCpuPct ?? null,
+        clientLoopPct: 100 * s.loop,
       };
     }),
     notes,

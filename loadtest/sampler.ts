@@ -2,7 +2,7 @@
 // the server's processes (/proc) and this process's CPU (all worker threads).
 import { sampleProcesses, type ProcSample, type ServerProcess } from "./server-probe.ts";
 import type { Result } from "./result.ts";
-import { nowMs } from "./vu.ts";
+import { nowMs } from "./stats.ts";
 
 /** The figures of one second; CPU in percent of one core. */
 export interface SecondSample {

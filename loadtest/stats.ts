@@ -51,6 +51,8 @@ export interface Tick {
   /** Virtual users active and sockets open (welcomed, not closing) at the end of the second. */
   vus: number;
   sockets: number;
+  /** Busy share of the worker's event loop over the second (0–1): near 1, the client is the bottleneck. */
+  loop: number;
   counts: Counts;
   errorsByKind: Record<string, number>;
   e2e: HistogramData;
@@ -79,6 +81,8 @@ export interface Second {
   workers: number;
   vus: number;
   sockets: number;
+  /** The busiest worker's event-loop utilization. */
+  loop: number;
   counts: Counts;
   errorsByKind: Record<string, number>;
   e2e: Histogram;
@@ -103,6 +107,7 @@ export class Timeline {
         workers: 0,
         vus: 0,
         sockets: 0,
+        loop: 0,
         counts: emptyCounts(),
         errorsByKind: {},
         e2e: new Histogram(),
@@ -114,6 +119,7 @@ export class Timeline {
     second.workers += 1;
     second.vus += tick.vus;
     second.sockets += tick.sockets;
+    second.loop = Math.max(second.loop, tick.loop);
     addCounts(second.counts, tick.counts);
     addCounts(this.totals, tick.counts);
     for (const [kind, n] of Object.entries(tick.errorsByKind)) {
@@ -156,5 +162,46 @@ export class Timeline {
       for (const [kind, n] of Object.entries(second.errorsByKind)) errorsByKind[kind] = (errorsByKind[kind] ?? 0) + n;
     }
     return { counts, e2e, seconds, errorsByKind };
+  }
+}
+
+/** Wall-clock time in ms with sub-ms precision (the send timestamp in message bodies). */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** The worker's counters for the current second. */
+export class Recorder {
+  counts: Counts = emptyCounts();
+  errorsByKind: Record<string, number> = {};
+  e2e = new Histogram();
+  connect = new Histogram();
+  ack = new Histogram();
+
+  error(kind: string): void {
+    this.errorsByKind[kind] = (this.errorsByKind[kind] ?? 0) + 1;
+    this.counts.errors += 1;
+  }
+
+  /** The second's report; starts the next second from zero. */
+  flush(second: number, worker: number, vus: number, sockets: number, loop: number): Tick {
+    const tick: Tick = {
+      second,
+      worker,
+      vus,
+      sockets,
+      loop,
+      counts: this.counts,
+      errorsByKind: this.errorsByKind,
+      e2e: this.e2e.data(),
+      connect: this.connect.data(),
+      ack: this.ack.data(),
+    };
+    this.counts = emptyCounts();
+    this.errorsByKind = {};
+    this.e2e = new Histogram();
+    this.connect = new Histogram();
+    this.ack = new Histogram();
+    return tick;
   }
 }

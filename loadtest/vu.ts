@@ -2,53 +2,12 @@
 // scenario's loop (cycle, hold or fanout), and what it measures.
 import WebSocket from "ws";
 import { parseServerFrame, type ClientFrame } from "../protocol/index.ts";
-import { Histogram } from "./histogram.ts";
 import type { RoomTracker, Session } from "./room-tracker.ts";
 import type { Workload } from "./scenario.ts";
-import { emptyCounts, type Counts, type Tick } from "./stats.ts";
-
-/** Wall-clock time in ms with sub-ms precision (the send timestamp in message bodies). */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+import { nowMs, type Recorder } from "./stats.ts";
 
 /** How long our close may wait for the server's close frame before the socket is terminated. */
 const CLOSE_TIMEOUT_MS = 5000;
-
-/** The worker's counters for the current second. */
-export class Recorder {
-  counts: Counts = emptyCounts();
-  errorsByKind: Record<string, number> = {};
-  e2e = new Histogram();
-  connect = new Histogram();
-  ack = new Histogram();
-
-  error(kind: string): void {
-    this.errorsByKind[kind] = (this.errorsByKind[kind] ?? 0) + 1;
-    this.counts.errors += 1;
-  }
-
-  /** The second's report; starts the next second from zero. */
-  flush(second: number, worker: number, vus: number, sockets: number): Tick {
-    const tick: Tick = {
-      second,
-      worker,
-      vus,
-      sockets,
-      counts: this.counts,
-      errorsByKind: this.errorsByKind,
-      e2e: this.e2e.data(),
-      connect: this.connect.data(),
-      ack: this.ack.data(),
-    };
-    this.counts = emptyCounts();
-    this.errorsByKind = {};
-    this.e2e = new Histogram();
-    this.connect = new Histogram();
-    this.ack = new Histogram();
-    return tick;
-  }
-}
 
 /** A room as a worker holds it: its URL, tracker and the users welcomed in it now. */
 export interface RoomSlot {

@@ -1,10 +1,11 @@
 // A worker thread of the load test: runs the virtual users of the rooms it
 // was given, follows the stages, and posts one Tick per second.
+import { performance as nodePerformance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import { RoomTracker } from "./room-tracker.ts";
 import { targetAt, type Scenario } from "./scenario.ts";
-import type { FromWorker, ToWorker } from "./stats.ts";
-import { nowMs, Recorder, VirtualUser, type RoomSlot, type VuContext } from "./vu.ts";
+import { nowMs, Recorder, type FromWorker, type ToWorker } from "./stats.ts";
+import { VirtualUser, type RoomSlot, type VuContext } from "./vu.ts";
 
 /** What the main thread gives each worker. */
 export interface WorkerInit {
@@ -60,6 +61,7 @@ function run(init: WorkerInit): void {
   // One Tick per second of the run, on the same second boundaries in every worker.
   let second = 0;
   let tickTimer: ReturnType<typeof setTimeout> | undefined;
+  let loopBefore = nodePerformance.eventLoopUtilization();
   const flush = () => {
     const now = nowMs();
     for (const [id, sent] of ctx.pending) {
@@ -69,7 +71,9 @@ function run(init: WorkerInit): void {
     }
     for (const room of rooms) room.tracker.prune();
     const vus = users.reduce((n, u) => n + (u.active ? 1 : 0), 0);
-    post({ type: "tick", tick: ctx.recorder.flush(second, worker, vus, ctx.sockets) });
+    const loop = nodePerformance.eventLoopUtilization(loopBefore);
+    loopBefore = nodePerformance.eventLoopUtilization();
+    post({ type: "tick", tick: ctx.recorder.flush(second, worker, vus, ctx.sockets, loop.utilization) });
     second += 1;
   };
   const nextTick = () => {
