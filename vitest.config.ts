@@ -43,7 +43,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["sql/**/*.test.ts", "metrics-bridge/**/*.test.ts", "test/**/*.test.ts"],
+          include: ["sql/**/*.test.ts", "metrics-bridge/**/*.test.ts", "loadtest/**/*.test.ts", "test/**/*.test.ts"],
           exclude: ["test/faults/**"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
