@@ -31,7 +31,7 @@ export interface Config {
   reconnectSpreadMs: number;
   /** Time limit of one PostgreSQL call made by a room, and of waiting for a connection slot. */
   databaseTimeoutMs: number;
-  /** PostgreSQL connections one Worker isolate opens at once. */
+  /** PostgreSQL connections one isolate holds at once (Worker requests and rooms; sql/slots.ts). */
   databaseMaxConnections: number;
   /** This process's name among several behind nginx; set, rooms run in multi-process mode (leases, ack after commit). */
   nodeId: string | undefined;

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { User } from "../protocol/index.ts";
 import type { Sql } from "../sql/db.ts";
+import { acquireSlot, releaseSlot } from "../sql/slots.ts";
 import { createWorkerdSql } from "../sql/workerd.ts";
 import { readConfig, type Config } from "./config.ts";
 import { ApiError } from "./errors.ts";
@@ -39,28 +40,14 @@ export async function database(c: AppContext): Promise<Sql> {
   if (existing) return existing;
   const config = configOf(c);
   if (!config.databaseUrl) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
-  await acquireConnectionSlot(config.databaseMaxConnections, config.databaseTimeoutMs);
+  try {
+    await acquireSlot(config.databaseMaxConnections, config.databaseTimeoutMs);
+  } catch {
+    throw new ApiError("database_unavailable", "database busy, retry later");
+  }
   const sql = createWorkerdSql(config.databaseUrl, { max: 1, idleTimeout: 2 });
   c.set("sql", sql);
   return sql;
-}
-
-// Per-isolate count of requests holding a PostgreSQL connection (a documented
-// exception to "no shared mutable state"). workerd cannot share one socket
-// between requests, so there is no pool; this cap keeps a burst of requests
-// (thousands of clients reconnecting after a restart) from opening more
-// connections than the server allows. Waiters poll instead of being woken by
-// another request, because a promise resolved from another request's context
-// is not delivered reliably in workerd.
-let connectionsInUse = 0;
-
-async function acquireConnectionSlot(max: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (connectionsInUse >= max) {
-    if (Date.now() > deadline) throw new ApiError("database_unavailable", "database busy, retry later");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  connectionsInUse += 1;
 }
 
 /**
@@ -75,7 +62,7 @@ export function closeDatabase(c: AppContext): void {
   c.set("sql", undefined);
   // The slot is free now: the close finishes in the background, and a close
   // that never completes (a request cancelled by its client) must not leak it.
-  connectionsInUse = Math.max(0, connectionsInUse - 1);
+  releaseSlot();
   c.executionCtx.waitUntil(sql.end({ timeout: 1 }).catch(() => {}));
 }
 

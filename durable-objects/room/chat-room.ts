@@ -11,6 +11,7 @@ import {
   type User,
 } from "../../protocol/index.ts";
 import { withTimeout, type Sql } from "../../sql/db.ts";
+import { acquireSlot, releaseSlot } from "../../sql/slots.ts";
 import { createWorkerdSql } from "../../sql/workerd.ts";
 import {
   claimLease,
@@ -31,7 +32,7 @@ import { reportRoom, scheduleReport } from "../../metrics-bridge/report.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
 import { ArchiveUnavailable, readAfter, readBefore, type Archive } from "./history.ts";
-import { flushOutbox, outboxDueAt, type BatchWriter } from "./outbox.ts";
+import { flushOutbox, outboxDueAt, type BatchWriter, type FlushResult } from "./outbox.ts";
 import { MAX_STRIKES, newBucket, take, type TokenBucket } from "./rate-limit.ts";
 import { close, send, Sessions, userTag, type Attachment } from "./sessions.ts";
 import { RoomStore } from "./storage.ts";
@@ -39,6 +40,8 @@ import { RoomStore } from "./storage.ts";
 /** Messages replayed per resume; past it the client gets `resync_required` and pages history. */
 export const RESUME_MAX = 1000;
 const NO_DATABASE_RETRY_MS = 60_000;
+/** Retry of an outbox copy that found every connection slot in use. */
+const BUSY_RETRY_MS = 1000;
 const GOAWAY_MIN_MS = 1000;
 
 /** A history query the room answers. */
@@ -72,7 +75,6 @@ export class ChatRoom extends DurableObject<Env> {
   readonly #sessions: Sessions;
   // In memory only: a bucket starts full again after the object wakes up.
   readonly #buckets = new WeakMap<WebSocket, TokenBucket>();
-  #pg: Sql | undefined;
   /** The alarm time as last set by this instance; undefined until read. */
   #alarmAt: number | null | undefined;
   #draining = false;
@@ -389,18 +391,16 @@ export class ChatRoom extends DurableObject<Env> {
     this.#store.saveRoom(room);
     if (this.#config.nodeId) return this.#claim(room);
     if (this.#store.headChecked) return true;
-    const pg = this.#database();
-    if (!pg) {
+    if (!this.#config.databaseUrl) {
       this.#store.adoptArchivedHead(0);
       return true;
     }
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.#store.headChecked) return;
       try {
-        const archived = await withTimeout(maxArchivedSeq(pg, room.id), this.#config.databaseTimeoutMs, "head check");
+        const archived = await this.#withDatabase((pg) => withTimeout(maxArchivedSeq(pg, room.id), this.#config.databaseTimeoutMs, "head check"));
         this.#store.adoptArchivedHead(archived);
       } catch (error) {
-        this.#dropDatabase();
         console.error(`room ${room.id}: cannot read the archived head: ${errorText(error)}`);
       }
     });
@@ -429,36 +429,38 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   async #tryClaim(room: Room): Promise<true | RoomRefusal> {
-    const pg = this.#database();
     const nodeId = this.#config.nodeId;
-    if (!pg || !nodeId) return "database_unavailable";
+    if (!this.#config.databaseUrl || !nodeId) return "database_unavailable";
     try {
-      const timeoutMs = this.#config.databaseTimeoutMs;
-      const claim = await withTimeout(claimLease(pg, room.id, nodeId, this.#config.leaseTtlMs), timeoutMs, "lease claim");
-      if (!claim.ok) {
-        this.#retryAfterS = Math.max(1, Math.ceil(claim.remainingMs / 1000));
-        return "overloaded";
-      }
-      const archivedHead = await withTimeout(maxArchivedSeq(pg, room.id), timeoutMs, "head check");
-      const archived = await withTimeout(
-        selectMessages(pg, room.id, {
-          afterSeq: Math.min(this.#store.committed, archivedHead),
-          beforeSeq: archivedHead + 1,
-          limit: this.#config.logRetention.count,
-          newest: true,
-        }),
-        timeoutMs,
-        "catch-up",
-      );
-      this.#store.adoptArchive(archived, archivedHead);
-      this.#lease = claim.lease;
-      this.#renewAt = Date.now() + this.#config.leaseTtlMs / 3;
-      return true;
+      return await this.#withDatabase((pg) => this.#claimWith(pg, room, nodeId));
     } catch (error) {
-      this.#dropDatabase();
       console.error(`room ${room.id}: cannot claim the room's lease: ${errorText(error)}`);
       return "database_unavailable";
     }
+  }
+
+  async #claimWith(pg: Sql, room: Room, nodeId: string): Promise<true | RoomRefusal> {
+    const timeoutMs = this.#config.databaseTimeoutMs;
+    const claim = await withTimeout(claimLease(pg, room.id, nodeId, this.#config.leaseTtlMs), timeoutMs, "lease claim");
+    if (!claim.ok) {
+      this.#retryAfterS = Math.max(1, Math.ceil(claim.remainingMs / 1000));
+      return "overloaded";
+    }
+    const archivedHead = await withTimeout(maxArchivedSeq(pg, room.id), timeoutMs, "head check");
+    const archived = await withTimeout(
+      selectMessages(pg, room.id, {
+        afterSeq: Math.min(this.#store.committed, archivedHead),
+        beforeSeq: archivedHead + 1,
+        limit: this.#config.logRetention.count,
+        newest: true,
+      }),
+      timeoutMs,
+      "catch-up",
+    );
+    this.#store.adoptArchive(archived, archivedHead);
+    this.#lease = claim.lease;
+    this.#renewAt = Date.now() + this.#config.leaseTtlMs / 3;
+    return true;
   }
 
   /**
@@ -495,25 +497,25 @@ export class ChatRoom extends DurableObject<Env> {
     this.#committing = true;
     try {
       while (this.#lease && this.#store.outboxDepth > 0) {
-        const pg = this.#database();
         const lease: Lease = this.#lease;
-        if (!pg) break;
+        if (!this.#config.databaseUrl) break;
         let wanted = false;
         const write: BatchWriter = async (db, batch) => {
           wanted = (await insertMessagesFenced(db, roomId, lease, batch)).wanted;
         };
-        const result = await flushOutbox(this.#store, pg, roomId, {
-          batchSize: this.#config.outboxBatchSize,
-          timeoutMs: this.#config.databaseTimeoutMs,
-          write,
-        });
+        const result = await this.#withDatabase((pg) =>
+          flushOutbox(this.#store, pg, roomId, {
+            batchSize: this.#config.outboxBatchSize,
+            timeoutMs: this.#config.databaseTimeoutMs,
+            write,
+          }),
+        ).catch((error: unknown) => busyResult(error));
         if (!result.ok) {
           metrics.outboxFlush.inc({ result: "error" });
           this.#settle(this.#store.head, result.cause);
           if (result.cause instanceof LeaseLost) {
             this.#lost("room moved to another process");
           } else {
-            this.#dropDatabase();
             console.error(`room ${roomId}: commit failed (${result.failures} in a row): ${result.error}`);
           }
           break;
@@ -557,16 +559,14 @@ export class ChatRoom extends DurableObject<Env> {
       }
     }
     const lease = this.#lease;
-    const pg = this.#database();
-    if (lease && pg && sockets > 0 && now >= this.#renewAt) {
+    if (lease && this.#config.databaseUrl && sockets > 0 && now >= this.#renewAt) {
       try {
-        const { wanted } = await withTimeout(renewLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease renewal");
+        const { wanted } = await this.#withDatabase((pg) => withTimeout(renewLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease renewal"));
         this.#renewAt = now + this.#config.leaseTtlMs / 3;
         if (wanted) await this.#release("room handed over to another process");
       } catch (error) {
         if (error instanceof LeaseLost) this.#lost("room moved to another process");
         else {
-          this.#dropDatabase();
           this.#renewAt = now + 1000;
           console.error(`room ${room.id}: lease renewal failed: ${errorText(error)}`);
         }
@@ -590,12 +590,10 @@ export class ChatRoom extends DurableObject<Env> {
     const room = this.#store.room;
     if (!lease || !room) return;
     this.#lost(reason);
-    const pg = this.#database();
-    if (!pg) return;
+    if (!this.#config.databaseUrl) return;
     try {
-      await withTimeout(releaseLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease release");
+      await this.#withDatabase((pg) => withTimeout(releaseLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease release"));
     } catch (error) {
-      this.#dropDatabase();
       console.error(`room ${room.id}: lease release failed (it expires by itself): ${errorText(error)}`);
     }
   }
@@ -628,14 +626,19 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   async #flush(roomId: string): Promise<void> {
-    const pg = this.#database();
-    if (!pg) {
+    if (!this.#config.databaseUrl) {
       this.#store.setCounter("outbox_retry_at", Date.now() + NO_DATABASE_RETRY_MS);
       return;
     }
-    const result = await flushOutbox(this.#store, pg, roomId, {
-      batchSize: this.#config.outboxBatchSize,
-      timeoutMs: this.#config.databaseTimeoutMs,
+    const result = await this.#withDatabase((pg) =>
+      flushOutbox(this.#store, pg, roomId, {
+        batchSize: this.#config.outboxBatchSize,
+        timeoutMs: this.#config.databaseTimeoutMs,
+      }),
+    ).catch((error: unknown) => {
+      // No connection slot came free: try again shortly, without counting a failure.
+      this.#store.setCounter("outbox_retry_at", Date.now() + BUSY_RETRY_MS);
+      return busyResult(error);
     });
     metrics.outboxFlush.inc({ result: result.ok ? "ok" : "error" });
     this.#reportOutbox();
@@ -643,7 +646,6 @@ export class ChatRoom extends DurableObject<Env> {
       this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
       return;
     }
-    this.#dropDatabase();
     console.error(`room ${roomId}: outbox copy failed (${result.failures} in a row): ${result.error}`);
   }
 
@@ -678,13 +680,8 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   #archive(roomId: string): Archive | null {
-    const pg = this.#database();
-    if (!pg) return null;
-    return (range) =>
-      withTimeout(selectMessages(pg, roomId, range), this.#config.databaseTimeoutMs, "archive read").catch((error: unknown) => {
-        this.#dropDatabase();
-        throw error;
-      });
+    if (!this.#config.databaseUrl) return null;
+    return (range) => this.#withDatabase((pg) => withTimeout(selectMessages(pg, roomId, range), this.#config.databaseTimeoutMs, "archive read"));
   }
 
   #goaway(ws: WebSocket, code: number, reason: string): void {
@@ -719,24 +716,31 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   /**
-   * Forgets the client after a call failed or timed out; the next call opens a
-   * new connection. A connection is never trusted again after a timeout:
-   * measured under workerd, once a head check had timed out, PostgreSQL
-   * answered every later query on that connection and the room saw none of
-   * the replies (test/e2e/slow-consumers.test.ts).
+   * Runs `work` on a connection of its own, opened for it and closed after
+   * it, holding one of the process's DATABASE_MAX_CONNECTIONS slots (shared
+   * with Worker requests) meanwhile. Throws DatabaseBusy when no slot comes
+   * free within DATABASE_TIMEOUT. A connection is never reused: an idle one
+   * would keep the room from hibernating, thousands of rooms holding one each
+   * would exhaust PostgreSQL, and after a timeout workerd was seen to deliver
+   * no further replies on it (test/e2e/slow-consumers.test.ts).
    */
-  #dropDatabase(): void {
-    const pg = this.#pg;
-    this.#pg = undefined;
-    pg?.end({ timeout: 0 }).catch(() => {});
+  async #withDatabase<T>(work: (pg: Sql) => Promise<T>): Promise<T> {
+    const url = this.#config.databaseUrl;
+    if (!url) throw new Error("no database configured");
+    await acquireSlot(this.#config.databaseMaxConnections, this.#config.databaseTimeoutMs);
+    const pg = createWorkerdSql(url, { max: 1 });
+    try {
+      return await work(pg);
+    } finally {
+      releaseSlot();
+      pg.end({ timeout: 1 }).catch(() => {});
+    }
   }
+}
 
-  #database(): Sql | undefined {
-    // A short idle timeout: an open connection would keep the room from
-    // hibernating, and the room needs PostgreSQL only now and then.
-    if (!this.#pg && this.#config.databaseUrl) this.#pg = createWorkerdSql(this.#config.databaseUrl, { idleTimeout: 2 });
-    return this.#pg;
-  }
+/** A copy that did not start (no connection slot, or the connection failed before it). */
+function busyResult(error: unknown): FlushResult {
+  return { ok: false, failures: 0, retryInMs: BUSY_RETRY_MS, error: errorText(error), cause: error };
 }
 
 function refusal(code: RoomRefusal, message: string, retryAfterS = 5): Response {

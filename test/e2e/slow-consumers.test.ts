@@ -16,47 +16,25 @@ import { WebSocket } from "ws";
 import { RoomClient, type SocketLike } from "../../client/room-client.ts";
 import type { LoginResponse, Message } from "../../protocol/index.ts";
 import { createSql } from "../../sql/db.ts";
-import { hasPostgresServer, migrateUrl, privatePostgres, type PrivatePostgres } from "../faults/databases.ts";
+import { canLockDatabase, lockableDatabase } from "../faults/databases.ts";
 import { http, Peer, UpgradeRefused, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 
 const LAG = 50;
-const canLock = Boolean(process.env.TEST_DATABASE_URL) || hasPostgresServer();
+const canLock = canLockDatabase();
 if (!canLock) console.warn("slow-consumers: skipped: needs TEST_DATABASE_URL or PostgreSQL's server binaries (a lock cannot be held against the embedded PGlite)");
 
-
 let server: RunningServer | undefined;
+let database: { url: string; drop(): Promise<void> } | null = null;
 let databaseUrl: string | undefined;
-let dropDatabase: (() => Promise<void>) | undefined;
-let cluster: PrivatePostgres | null = null;
 let alice = "";
 let bob = "";
 
-/** A database of this file's own on TEST_DATABASE_URL's server, or a private cluster; none with only the embedded PGlite (one session cannot hold a lock against itself). */
-async function ownDatabase(): Promise<string | undefined> {
-  const shared = process.env.TEST_DATABASE_URL;
-  if (shared) {
-    const name = `roomcast_slow_${process.pid}`;
-    const admin = createSql(shared);
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-    dropDatabase = async () => {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end({ timeout: 2 });
-    };
-    const url = new URL(shared);
-    url.pathname = `/${name}`;
-    return url.toString();
-  }
-  cluster = await privatePostgres();
-  return cluster?.url;
-}
-
 beforeAll(async () => {
   if (!canLock) return;
-  databaseUrl = await ownDatabase();
+  database = await lockableDatabase("slow");
+  databaseUrl = database?.url;
   if (!databaseUrl) return;
-  await migrateUrl(databaseUrl);
   server = await startServer({
     DATABASE_URL: databaseUrl,
     SLOW_CONSUMER_LAG: String(LAG),
@@ -75,8 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  await dropDatabase?.();
-  cluster?.destroy();
+  await database?.drop();
 });
 
 function open(room: string, token: string, lastSeq?: number): Promise<Peer> {

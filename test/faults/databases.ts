@@ -80,6 +80,41 @@ export async function privatePostgres(): Promise<PrivatePostgres | null> {
   };
 }
 
+/**
+ * A database of the caller's own that it may lock: a new database on
+ * TEST_DATABASE_URL's server, or a private cluster; null with only the
+ * embedded PGlite (its one session cannot hold a lock against itself).
+ * Migrated.
+ */
+export async function lockableDatabase(name: string): Promise<{ url: string; drop(): Promise<void> } | null> {
+  const shared = process.env.TEST_DATABASE_URL;
+  if (shared) {
+    const database = `roomcast_${name}_${process.pid}`;
+    const admin = createSql(shared);
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${database}`);
+    await admin.unsafe(`CREATE DATABASE ${database}`);
+    const url = new URL(shared);
+    url.pathname = `/${database}`;
+    await migrateUrl(url.toString());
+    return {
+      url: url.toString(),
+      drop: async () => {
+        await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        await admin.end({ timeout: 2 });
+      },
+    };
+  }
+  const cluster = await privatePostgres();
+  if (!cluster) return null;
+  await migrateUrl(cluster.url);
+  return { url: cluster.url, drop: async () => cluster.destroy() };
+}
+
+/** True when {@link lockableDatabase} can give one. */
+export function canLockDatabase(): boolean {
+  return Boolean(process.env.TEST_DATABASE_URL) || hasPostgresServer();
+}
+
 /** The database a fault test uses when it does not need to stop it: TEST_DATABASE_URL or an embedded PGlite. */
 export async function sharedDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
   const url = process.env.TEST_DATABASE_URL;
