@@ -7,6 +7,7 @@ import type { LoginResponse, Room, ServerFrame, User } from "../../protocol/inde
 
 /** An answer to one of the setup routes, or null for a route the baselines do not have. */
 export function setupAnswer(method: string, path: string, body: unknown): { status: number; json?: unknown } | null {
+  if (method === "GET" && (path === "/healthz" || path === "/readyz")) return { status: 200, json: { status: "ok" } };
   if (method !== "POST") return null;
   if (path === "/auth/register") return { status: 201, json: { user: userOf(body) } };
   if (path === "/auth/login") {
