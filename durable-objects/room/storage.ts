@@ -23,6 +23,7 @@ const M_COLUMNS = COLUMNS.split(", ").map((c) => `m.${c}`).join(", ");
 export class RoomStore {
   readonly #sql: SqlStorage;
   readonly #storage: DurableObjectStorage;
+  readonly #metaCache = new Map<string, string | null>();
   #head: number;
   #outboxDepth: number;
   // Read on every frame, so kept in memory once loaded.
@@ -77,7 +78,7 @@ export class RoomStore {
 
   /** Continues after `archivedHead` when PostgreSQL knows more than this storage. */
   adoptArchivedHead(archivedHead: number): void {
-    this.#storage.transactionSync(() => {
+    this.#transaction(() => {
       if (archivedHead > this.#head) {
         this.#head = archivedHead;
         this.setCounter("head", archivedHead);
@@ -104,6 +105,7 @@ export class RoomStore {
       "INSERT INTO meta (key, value) VALUES ('room', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       JSON.stringify(room),
     );
+    this.#metaCache.set("room", JSON.stringify(room));
   }
 
   /** The seq this user's message with this client id got, within the dedupe window. */
@@ -132,7 +134,7 @@ export class RoomStore {
       clientMsgId,
       createdAt: new Date(now).toISOString(),
     };
-    this.#storage.transactionSync(() => {
+    this.#transaction(() => {
       this.#sql.exec(
         `INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
         message.seq,
@@ -213,8 +215,27 @@ export class RoomStore {
     return value === null ? null : Number(value);
   }
 
+  /**
+   * meta is read on every send and upgrade (outbox timing, head, marks) and
+   * written only here, so its rows are kept in memory once read (a load-test
+   * profile had these reads among the room's hottest lines).
+   */
   #meta(key: string): string | null {
-    return this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+    const cached = this.#metaCache.get(key);
+    if (cached !== undefined) return cached;
+    const value = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+    this.#metaCache.set(key, value);
+    return value;
+  }
+
+  /** A write transaction; a rolled-back one leaves no stale meta in memory. */
+  #transaction(work: () => void): void {
+    try {
+      this.#storage.transactionSync(work);
+    } catch (error) {
+      this.#metaCache.clear();
+      throw error;
+    }
   }
 
   /**
@@ -226,7 +247,7 @@ export class RoomStore {
    * acknowledged, and the room copies them under its lease.
    */
   adoptArchive(archived: readonly Message[], archivedHead: number): void {
-    this.#storage.transactionSync(() => {
+    this.#transaction(() => {
       const mark = this.#committedMark();
       const committed = mark ?? this.#head;
       if (mark !== null) {
@@ -285,11 +306,11 @@ export class RoomStore {
 
   /** Writes a numeric value to meta. */
   setCounter(key: string, value: number): void {
-    this.#sql.exec(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      key,
-      String(value),
-    );
+    const text = String(value);
+    // Unchanged values are not written again (each write is a commit to disk).
+    if (this.#meta(key) === text) return;
+    this.#sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, text);
+    this.#metaCache.set(key, text);
   }
 }
 
