@@ -2,7 +2,7 @@
 // shutdown with goaway. Slow consumers are in slow-consumers.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LoginResponse } from "../../protocol/index.ts";
-import { http, Peer, UpgradeRefused, waitUntil } from "../support/node-client.ts";
+import { http, Peer, refusalOf, waitUntil, type UpgradeRefused } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 
 let server: RunningServer;
@@ -30,12 +30,7 @@ describe("live sockets", () => {
   it("refuses upgrades past MAX_CONNECTIONS with 503 and Retry-After, and admits again when one closes", async () => {
     const peers = await Promise.all([open("cap"), open("cap"), open("cap"), open("cap")]);
     await Promise.all(peers.map((p) => p.waitFor("welcome")));
-    const refused = await open("cap").then(
-      () => null,
-      (error: unknown) => error,
-    );
-    expect(refused).toBeInstanceOf(UpgradeRefused);
-    const { status, headers, body } = refused as UpgradeRefused;
+    const { status, headers, body } = await refusalOf(open("cap"));
     expect(status).toBe(503);
     expect(headers["retry-after"]).toBeTruthy();
     expect(JSON.parse(body)).toMatchObject({ error: { code: "overloaded" } });

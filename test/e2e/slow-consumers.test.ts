@@ -17,7 +17,7 @@ import { RoomClient, type SocketLike } from "../../client/room-client.ts";
 import type { LoginResponse, Message } from "../../protocol/index.ts";
 import { createSql } from "../../sql/db.ts";
 import { canLockDatabase, lockableDatabase } from "../faults/databases.ts";
-import { http, Peer, UpgradeRefused, waitUntil } from "../support/node-client.ts";
+import { http, Peer, refusalOf, waitUntil } from "../support/node-client.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
 
 const LAG = 50;
@@ -185,12 +185,7 @@ describe.skipIf(!canLock)("slow consumers and a slow PostgreSQL", () => {
         FROM users u, generate_series(1, 3) n WHERE u.username = 'slow-bob'`;
       await pg.begin(async (tx) => {
         await tx`LOCK TABLE messages IN ACCESS EXCLUSIVE MODE`;
-        const refused = await open("cold", alice).then(
-          () => null,
-          (error: unknown) => error,
-        );
-        expect(refused).toBeInstanceOf(UpgradeRefused);
-        const { status, headers, body } = refused as UpgradeRefused;
+        const { status, headers, body } = await refusalOf(open("cold", alice));
         expect(status).toBe(503);
         expect(headers["retry-after"]).toBeTruthy();
         expect(JSON.parse(body)).toMatchObject({ error: { code: "database_unavailable" } });

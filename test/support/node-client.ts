@@ -85,6 +85,20 @@ export class Peer {
   }
 }
 
+/** The refusal of an upgrade that must be refused; throws if it was accepted. */
+export async function refusalOf(attempt: Promise<Peer>): Promise<UpgradeRefused> {
+  const outcome = await attempt.then(
+    (peer) => peer,
+    (error: unknown) => error,
+  );
+  if (outcome instanceof UpgradeRefused) return outcome;
+  if (outcome instanceof Peer) {
+    outcome.close();
+    throw new Error("the upgrade was accepted");
+  }
+  throw outcome;
+}
+
 /** Polls `check` until it holds. */
 export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
