@@ -99,13 +99,6 @@ export class Aggregate {
     });
   }
 
-  /** Rooms currently holding sockets (for tests and the operator). */
-  get liveRooms(): number {
-    let n = 0;
-    for (const stat of this.#rooms.values()) if (stat.sockets > 0) n += 1;
-    return n;
-  }
-
   #roomGauge(name: string): Sample[] {
     const live = [...this.#rooms.values()];
     if (name === "rooms_active") return [{ labels: {}, value: live.filter((r) => r.sockets > 0).length }];

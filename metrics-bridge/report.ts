@@ -17,19 +17,13 @@ export function statsStub(env: Env): DurableObjectStub<Stats> {
 
 /** Drawn on first use: random values cannot be made at an isolate's start. */
 let source: string | undefined;
-/** This isolate's rooms: sockets and outbox depth, as they last told. */
-const rooms = new Map<string, { type: RoomType; sockets: number; outbox: number }>();
 /** Rooms changed since the last report sent. */
 let dirty = new Map<string, RoomStat>();
 let scheduled = false;
 
-/** A room's sockets or outbox depth changed. */
-export function reportRoom(roomId: string, type: RoomType, change: { sockets?: number; outbox?: number }): void {
-  const known = rooms.get(roomId) ?? { type, sockets: 0, outbox: 0 };
-  const next = { type, sockets: change.sockets ?? known.sockets, outbox: change.outbox ?? known.outbox };
-  if (next.sockets === 0 && next.outbox === 0) rooms.delete(roomId);
-  else rooms.set(roomId, next);
-  dirty.set(roomId, { ...next, at: Date.now() });
+/** A room's sockets or outbox depth changed: sent with the next report. */
+export function reportRoom(roomId: string, stat: { type: RoomType; sockets: number; outbox: number }): void {
+  dirty.set(roomId, { ...stat, at: Date.now() });
 }
 
 /** prom-client's JSON as families (every metric of this isolate's registry). */
@@ -48,10 +42,14 @@ export async function localFamilies(): Promise<Family[]> {
   }));
 }
 
-/** Sends this isolate's report now. Rooms whose change could not be sent are sent with the next one. */
-export async function sendReport(env: Env): Promise<void> {
+/**
+ * Sends this isolate's report now (`local`: its families, when the caller
+ * has read them already). Rooms whose change could not be sent are sent with
+ * the next one.
+ */
+export async function sendReport(env: Env, local?: Family[]): Promise<void> {
   source ??= crypto.randomUUID();
-  const families = (await localFamilies()).filter((f) => f.type === "counter" || f.type === "histogram");
+  const families = (local ?? (await localFamilies())).filter((f) => f.type === "counter" || f.type === "histogram");
   const changed = dirty;
   dirty = new Map();
   const report: SourceReport = { source, families, rooms: Object.fromEntries(changed) };

@@ -9,8 +9,9 @@ import { localFamilies, sendReport, statsStub } from "./report.ts";
 
 export async function scrape(env: Env, config: Config, accept: string | null | undefined): Promise<{ body: string; contentType: string }> {
   await probe(config);
-  await sendReport(env);
+  const local = await localFamilies();
+  await sendReport(env, local);
   const format = negotiate(accept);
-  const body = await statsStub(env).exposition(await localFamilies(), format);
+  const body = await statsStub(env).exposition(local, format);
   return { body, contentType: CONTENT_TYPES[format] };
 }

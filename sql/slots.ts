@@ -39,8 +39,3 @@ export async function acquireSlot(max: number, timeoutMs: number): Promise<void>
 export function releaseSlot(): void {
   inUse = Math.max(0, inUse - 1);
 }
-
-/** Slots in use now (for tests). */
-export function slotsInUse(): number {
-  return inUse;
-}

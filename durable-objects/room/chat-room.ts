@@ -75,6 +75,8 @@ export class ChatRoom extends DurableObject<Env> {
   readonly #sessions: Sessions;
   // In memory only: a bucket starts full again after the object wakes up.
   readonly #buckets = new WeakMap<WebSocket, TokenBucket>();
+  /** Open sockets as last counted by {@link #reportSockets}; undefined until counted. */
+  #sockets: number | undefined;
   /** The alarm time as last set by this instance; undefined until read. */
   #alarmAt: number | null | undefined;
   #draining = false;
@@ -312,7 +314,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.#store.outboxDepth >= this.#config.outboxMaxPending) return { kind: "overloaded" };
     const message = this.#store.append(roomId, user, clientMsgId, body);
     this.#sent(message);
-    this.#reportOutbox();
+    this.#reportRoom();
     void this.#arm();
     return { kind: "stored", message };
   }
@@ -398,7 +400,7 @@ export class ChatRoom extends DurableObject<Env> {
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.#store.headChecked) return;
       try {
-        const archived = await this.#withDatabase((pg) => withTimeout(maxArchivedSeq(pg, room.id), this.#config.databaseTimeoutMs, "head check"));
+        const archived = await this.#query("head check", (pg) => maxArchivedSeq(pg, room.id));
         this.#store.adoptArchivedHead(archived);
       } catch (error) {
         console.error(`room ${room.id}: cannot read the archived head: ${errorText(error)}`);
@@ -525,7 +527,7 @@ export class ChatRoom extends DurableObject<Env> {
         this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
         metrics.outboxFlush.inc({ result: "ok" });
         for (const message of result.messages) this.#sent(message);
-        this.#reportOutbox();
+        this.#reportRoom();
         if (last) this.#settle(last.seq);
         if (wanted) await this.#release("room handed over to another process");
       }
@@ -561,7 +563,7 @@ export class ChatRoom extends DurableObject<Env> {
     const lease = this.#lease;
     if (lease && this.#config.databaseUrl && sockets > 0 && now >= this.#renewAt) {
       try {
-        const { wanted } = await this.#withDatabase((pg) => withTimeout(renewLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease renewal"));
+        const { wanted } = await this.#query("lease renewal", (pg) => renewLease(pg, room.id, lease));
         this.#renewAt = now + this.#config.leaseTtlMs / 3;
         if (wanted) await this.#release("room handed over to another process");
       } catch (error) {
@@ -592,7 +594,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#lost(reason);
     if (!this.#config.databaseUrl) return;
     try {
-      await this.#withDatabase((pg) => withTimeout(releaseLease(pg, room.id, lease), this.#config.databaseTimeoutMs, "lease release"));
+      await this.#query("lease release", (pg) => releaseLease(pg, room.id, lease));
     } catch (error) {
       console.error(`room ${room.id}: lease release failed (it expires by itself): ${errorText(error)}`);
     }
@@ -609,11 +611,6 @@ export class ChatRoom extends DurableObject<Env> {
     if (count > 0) metrics.messagesDelivered.inc({ room_type: this.#store.room?.type ?? "public" }, count);
   }
 
-  #reportOutbox(): void {
-    const room = this.#store.room;
-    if (room) reportRoom(room.id, room.type, { outbox: this.#store.outboxDepth });
-    this.#scheduleReport();
-  }
 
   /** Counters and room stats reach the Stats object within a second, while this room is awake anyway. */
   #scheduleReport(): void {
@@ -641,7 +638,7 @@ export class ChatRoom extends DurableObject<Env> {
       return busyResult(error);
     });
     metrics.outboxFlush.inc({ result: result.ok ? "ok" : "error" });
-    this.#reportOutbox();
+    this.#reportRoom();
     if (result.ok) {
       this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
       return;
@@ -681,7 +678,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   #archive(roomId: string): Archive | null {
     if (!this.#config.databaseUrl) return null;
-    return (range) => this.#withDatabase((pg) => withTimeout(selectMessages(pg, roomId, range), this.#config.databaseTimeoutMs, "archive read"));
+    return (range) => this.#query("archive read", (pg) => selectMessages(pg, roomId, range));
   }
 
   #goaway(ws: WebSocket, code: number, reason: string): void {
@@ -699,12 +696,20 @@ export class ChatRoom extends DurableObject<Env> {
     }
   }
 
+  /** After sockets opened or closed: the isolate's socket count (capacity) and the room's stat. */
   #reportSockets(): void {
+    this.#sockets = this.#sessions.open().length;
+    const room = this.#store.room;
+    if (room) reportRoomSockets(room.id, room.type, this.#sockets);
+    this.#reportRoom();
+  }
+
+  /** After sockets or the outbox changed: the room's stat for the Stats object (socket count as last counted). */
+  #reportRoom(): void {
     const room = this.#store.room;
     if (!room) return;
-    const sockets = this.#sessions.open().length;
-    reportRoomSockets(room.id, room.type, sockets);
-    reportRoom(room.id, room.type, { sockets });
+    this.#sockets ??= this.#sessions.open().length;
+    reportRoom(room.id, { type: room.type, sockets: this.#sockets, outbox: this.#store.outboxDepth });
     this.#scheduleReport();
   }
 
@@ -724,6 +729,10 @@ export class ChatRoom extends DurableObject<Env> {
    * would exhaust PostgreSQL, and after a timeout workerd was seen to deliver
    * no further replies on it (test/e2e/slow-consumers.test.ts).
    */
+  async #query<T>(what: string, work: (pg: Sql) => Promise<T>): Promise<T> {
+    return this.#withDatabase((pg) => withTimeout(work(pg), this.#config.databaseTimeoutMs, what));
+  }
+
   async #withDatabase<T>(work: (pg: Sql) => Promise<T>): Promise<T> {
     const url = this.#config.databaseUrl;
     if (!url) throw new Error("no database configured");
