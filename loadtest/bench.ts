@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startBareDurableObject, startWsServer, type Baseline } from "./baselines/serve.ts";
+import { startBareDurableObject, startWsServer, waitForHttp, type Baseline } from "./baselines/serve.ts";
 import { summaryBox } from "./report.ts";
 import type { Result } from "./result.ts";
 import { runScenario } from "./runner.ts";
@@ -44,17 +44,7 @@ async function startRoomcast(): Promise<Baseline> {
     detached: true,
   });
   const base = `http://127.0.0.1:${PORTS.roomcast}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`roomcast exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {
-      // Not up yet.
-    }
-    if (Date.now() > deadline) throw new Error("roomcast did not become ready");
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  await waitForHttp(`${base}/readyz`, child, "roomcast", 60_000);
   return {
     name: "roomcast",
     base,

@@ -36,18 +36,19 @@ const bare :Workerd.Worker = (
 `;
 }
 
-async function waitForHttp(base: string, child: ChildProcess, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
+/** Waits until `url` answers 2xx, or fails when `child` exits or `timeoutMs` passes. */
+export async function waitForHttp(url: string, child: ChildProcess, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
     try {
-      await fetch(`${base}/`, { signal: AbortSignal.timeout(1000) });
-      return;
+      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
     } catch {
-      await new Promise((r) => setTimeout(r, 200));
+      // Not up yet.
     }
+    await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${what} did not answer on ${base}`);
+  throw new Error(`${what} did not answer on ${url}`);
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
@@ -78,7 +79,7 @@ export async function startBareDurableObject(port: number, outDir: string, compa
     stdio: ["ignore", "ignore", "inherit"],
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(base, child, "the bare Durable Object baseline");
+  await waitForHttp(`${base}/healthz`, child, "the bare Durable Object baseline");
   return { name: "bare-do", base, pid: child.pid ?? 0, stop: stopper(child) };
 }
 
@@ -86,6 +87,6 @@ export async function startBareDurableObject(port: number, outDir: string, compa
 export async function startWsServer(port: number): Promise<Baseline> {
   const child = spawn(process.execPath, [join(HERE, "ws-server.ts"), "--port", String(port)], { stdio: ["ignore", "ignore", "inherit"] });
   const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(base, child, "the ws baseline");
+  await waitForHttp(`${base}/healthz`, child, "the ws baseline");
   return { name: "ws", base, pid: child.pid ?? 0, stop: stopper(child) };
 }
