@@ -120,8 +120,9 @@ export function renderHtml(result: Result, box: string): string {
   const errors = Object.entries(result.errors.byKind);
   const fanout = result.fanout
     ? `<h2>Fanout steps</h2>${table(
-        ["rate asked (msg/s)", "sent/s", "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors", `p99 ≤ ${result.fanout.limitMs} ms`],
-        result.fanout.steps.map((s) => [
+        ["step", "rate asked (msg/s)", "sent/s", "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors", `p99 ≤ ${result.fanout.limitMs} ms`],
+        [...(result.fanout.warmup ? [result.fanout.warmup] : []), ...result.fanout.steps].map((s) => [
+          s.step === 0 ? "warm-up (not counted)" : s.attempt > 1 ? `${s.step} (repeat)` : String(s.step),
           s.rate.toFixed(0),
           s.sentPerSecond.toFixed(0),
           s.deliveriesPerSecond.toFixed(0),

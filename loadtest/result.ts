@@ -4,8 +4,12 @@ import type { LatencySummary } from "./histogram.ts";
 import type { Scenario } from "./scenario.ts";
 import type { ServerProcess } from "./server-probe.ts";
 
-/** One step of the fanout scenario. */
+/** One step of the fanout scenario (one attempt at one rate). */
 export interface FanoutStep {
+  /** 1 for the first rate, 2 for the next (rate × factor)…; 0 for the unrecorded warm-up step. */
+  step: number;
+  /** 1, or 2 for the repeat of a step whose first attempt was over the limit. */
+  attempt: number;
   /** Messages per second asked for (all rooms). */
   rate: number;
   /** Seconds measured (the step's first second is left out as warm-up). */
@@ -107,7 +111,15 @@ export interface Result {
     loopSaturatedSeconds: number;
     openFileLimit: number | null;
   };
-  fanout: { limitMs: number; steps: FanoutStep[]; bestDeliveriesPerSecond: number | null } | null;
+  fanout: {
+    limitMs: number;
+    /** The first rate run once before the steps when asked (RunOptions.fanoutWarmup); not in `steps` or the best. */
+    warmup: FanoutStep | null;
+    /** Every attempt, repeats included, in order. */
+    steps: FanoutStep[];
+    /** The highest deliveries/s of an attempt within the limit (a repeat that passed counts). */
+    bestDeliveriesPerSecond: number | null;
+  } | null;
   timeline: TimelinePoint[];
   checks: Check[];
   notes: string[];

@@ -24,8 +24,10 @@ export interface RunOptions {
   /** Metrics endpoints (Prometheus text); auth latency is n/a without them. */
   metricsUrls?: string[];
   metricsToken?: string;
-  /** Server processes to sample; found from the targets' ports when absent. */
+  /** Server processes to sample; found from the targets' ports when absent (server-probe.ts). */
   serverPids?: number[];
+  /** Fanout: run the first rate once, unrecorded, before the steps (npm run bench does). */
+  fanoutWarmup?: boolean;
   /** Worker threads (default: cores − 1, at least 1). */
   workers?: number;
   userPrefix?: string;
@@ -227,7 +229,17 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   const workload = scenario.workload;
   const fanout =
     workload.kind === "fanout" && !stopped()
-      ? await runFanoutSteps(workload, { startAt, workers: workerCount, timeline, broadcast, until, stopped, onRate: (r) => (rate = r), log })
+      ? await runFanoutSteps(workload, {
+          startAt,
+          workers: workerCount,
+          timeline,
+          broadcast,
+          until,
+          stopped,
+          onRate: (r) => (rate = r),
+          log,
+          warmup: options.fanoutWarmup ?? false,
+        })
       : null;
 
   broadcast({ type: "stop" });

@@ -1,7 +1,8 @@
 // What the load test reads from the server side: the server's processes in
-// /proc (CPU time and resident memory, found from the listening port, or
-// given with --server-pid), and the auth_validate_seconds histogram from the
-// metrics socket, scraped before and after the run.
+// /proc (CPU time and resident memory, found from the listening port, given
+// with --server-pid, or, for `npm run bench`, the process tree of the server
+// it started), and the auth_validate_seconds histogram from the metrics
+// socket, scraped before and after the run.
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
@@ -23,15 +24,96 @@ function pids(): number[] {
   return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number);
 }
 
-/** comm, process group, user and system CPU ticks, from /proc/<pid>/stat. */
-function stat(pid: number): { comm: string; pgrp: number; ticks: number } | undefined {
+/** What /proc/<pid>/stat says about a process. */
+interface Stat {
+  comm: string;
+  /** R, S, D, Z (zombie: exited, not yet reaped)… */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  /** User and system CPU ticks. */
+  ticks: number;
+  /** Clock ticks after boot at which it started: with the pid, tells a process from a later one that reuses its pid. */
+  startTime: number;
+}
+
+function stat(pid: number): Stat | undefined {
   const text = read(`/proc/${pid}/stat`);
   if (!text) return undefined;
   const close = text.lastIndexOf(")");
   const comm = text.slice(text.indexOf("(") + 1, close);
-  // Fields after the comm: state(3) ppid(4) pgrp(5) … utime(14) stime(15).
+  // Fields after the comm: state(3) ppid(4) pgrp(5) … utime(14) stime(15) … starttime(22).
   const fields = text.slice(close + 2).split(" ");
-  return { comm, pgrp: Number(fields[2]), ticks: Number(fields[11]) + Number(fields[12]) };
+  return {
+    comm,
+    state: fields[0] ?? "?",
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    ticks: Number(fields[11]) + Number(fields[12]),
+    startTime: Number(fields[19]),
+  };
+}
+
+/** Every process now, with its stat. */
+function table(): Map<number, Stat> {
+  const all = new Map<number, Stat>();
+  for (const pid of pids()) {
+    const info = stat(pid);
+    if (info) all.set(pid, info);
+  }
+  return all;
+}
+
+/** `root` and its descendants (children, their children…) in `all`, root first. */
+function descendants(root: number, all: Map<number, Stat>): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, info] of all) {
+    const siblings = children.get(info.ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(info.ppid, [pid]);
+  }
+  const tree: number[] = all.has(root) ? [root] : [];
+  for (let i = 0; i < tree.length; i += 1) {
+    for (const child of children.get(tree[i] ?? 0) ?? []) if (!tree.includes(child)) tree.push(child);
+  }
+  return tree;
+}
+
+/** This process and its ancestors (the shell, npm, timeout…): never the server's. */
+function selfAndAncestors(all: Map<number, Stat>): Set<number> {
+  const mine = new Set<number>();
+  for (let pid = process.pid; pid > 1 && !mine.has(pid); pid = all.get(pid)?.ppid ?? 0) mine.add(pid);
+  return mine;
+}
+
+/** A process as it was seen: pid, comm and start time, so that a reused pid is not taken for it. */
+export interface SeenProcess extends ServerProcess {
+  pgrp: number;
+  startTime: number;
+}
+
+/**
+ * A server's process tree: `root` (the process the bench started) and every
+ * descendant, each whatever its process group (roomcast's supervisor runs
+ * workerd in a group of its own). Empty when `root` is gone.
+ */
+export function processTree(root: number): SeenProcess[] {
+  const all = table();
+  return descendants(root, all).map((pid) => {
+    const info = all.get(pid) as Stat;
+    return { pid, comm: info.comm, pgrp: info.pgrp, startTime: info.startTime };
+  });
+}
+
+/** True while `p` runs (an unreaped zombie has exited and counts as gone). */
+export function isRunning(p: SeenProcess): boolean {
+  const info = stat(p.pid);
+  return info !== undefined && info.startTime === p.startTime && info.state !== "Z";
+}
+
+/** This process's own process group. */
+export function ownProcessGroup(): number {
+  return stat(process.pid)?.pgrp ?? -1;
 }
 
 /** Socket inodes listening on a TCP port (IPv4 and IPv6). */
@@ -51,15 +133,19 @@ function listeningInodes(port: number): Set<string> {
 /**
  * The processes serving the given ports: the one holding each listening
  * socket, and the rest of its process group (wrangler dev runs its Worker in
- * a second workerd beside the one that listens). Falls back to every
- * `workerd` on the machine, which `warn` reports.
+ * a second workerd beside the one that listens); but when that group is this
+ * load test's own (a server started from the same script without a group of
+ * its own), only the listener and its descendants. Never this process or its
+ * ancestors (npm, the shell). Falls back to every `workerd` on the machine,
+ * which `warn` reports.
  */
 export function findServerProcesses(ports: number[], warn: (text: string) => void): ServerProcess[] {
   const wanted = new Set<string>();
   for (const port of ports) for (const inode of listeningInodes(port)) wanted.add(`socket:[${inode}]`);
-  const groups = new Set<number>();
+  const all = table();
+  const listeners: number[] = [];
   if (wanted.size > 0) {
-    for (const pid of pids()) {
+    for (const pid of all.keys()) {
       let fds: string[];
       try {
         fds = readdirSync(`/proc/${pid}/fd`);
@@ -74,23 +160,32 @@ export function findServerProcesses(ports: number[], warn: (text: string) => voi
           continue;
         }
         if (wanted.has(link)) {
-          const info = stat(pid);
-          if (info) groups.add(info.pgrp);
+          listeners.push(pid);
           break;
         }
       }
     }
   }
-  const all = pids().map((pid) => ({ pid, info: stat(pid) }));
-  const found = all.filter((p) => p.info && groups.has(p.info.pgrp) && p.pid !== process.pid);
-  if (found.length > 0) return found.map((p) => ({ pid: p.pid, comm: p.info?.comm ?? "?" }));
-  const workerd = all.filter((p) => p.info?.comm === "workerd");
+  const mine = selfAndAncestors(all);
+  const ownGroup = all.get(process.pid)?.pgrp;
+  const chosen = new Set<number>();
+  for (const listener of listeners) {
+    const group = all.get(listener)?.pgrp;
+    if (group !== undefined && group !== ownGroup) {
+      for (const [pid, info] of all) if (info.pgrp === group) chosen.add(pid);
+    } else {
+      for (const pid of descendants(listener, all)) chosen.add(pid);
+    }
+  }
+  const found = [...chosen].filter((pid) => !mine.has(pid)).sort((a, b) => a - b);
+  if (found.length > 0) return found.map((pid) => ({ pid, comm: all.get(pid)?.comm ?? "?" }));
+  const workerd = [...all].filter(([, info]) => info.comm === "workerd").map(([pid]) => pid);
   if (workerd.length > 0) {
-    warn(`no local process listens on port(s) ${ports.join(", ")}; sampling every workerd process (${workerd.map((p) => p.pid).join(", ")}); pass --server-pid to choose`);
+    warn(`no local process listens on port(s) ${ports.join(", ")}; sampling every workerd process (${workerd.join(", ")}); pass --server-pid to choose`);
   } else {
     warn("no server process found: server CPU and memory are not measured (pass --server-pid)");
   }
-  return workerd.map((p) => ({ pid: p.pid, comm: "workerd" }));
+  return workerd.map((pid) => ({ pid, comm: "workerd" }));
 }
 
 /** The comm of a pid given with --server-pid, or undefined if it does not exist. */
