@@ -64,12 +64,50 @@ export function checkSequence(migrations: readonly Pick<Migration, "version" | "
 }
 
 /**
+ * The key of the PostgreSQL advisory lock that serializes migration runs:
+ * "roomcast" in ASCII as a bigint, 8245931958348116852 (0x726f6f6d63617374).
+ * In `pg_locks` it shows as `locktype = 'advisory'`, `classid = 1919905645`,
+ * `objid = 1667330932`, `objsubid = 1`.
+ */
+export const MIGRATION_LOCK_KEY = 0x726f6f6d63617374n;
+
+/**
  * Applies the migrations not yet recorded in `schema_migrations`, each in its
  * own transaction with its record. Refuses when an applied file changed or the
  * database holds a version this code does not know. Returns the versions applied.
+ *
+ * Runs hold a session-level advisory lock ({@link MIGRATION_LOCK_KEY}) on one
+ * reserved connection from before `CREATE TABLE schema_migrations` to the end,
+ * so processes that start at the same moment against one database run one
+ * after the other; a run that waited reads `schema_migrations` after the lock
+ * and applies only what is still missing. On PGlite all connections share one
+ * session, where the lock is re-entrant and excludes nobody, so each
+ * migration's transaction (which `BatchQueue` runs alone) checks its version
+ * again before applying it.
  */
 export async function migrate(sql: Sql, migrations: readonly Migration[]): Promise<number[]> {
   checkSequence(migrations);
+  // postgres.js 3.4.9 never settles a reserve() that has to open a new
+  // connection when fetch_types is off (porsager/postgres#751), so open one
+  // first; reserve() then takes that idle connection.
+  await sql`SELECT 1`;
+  const connection = await sql.reserve();
+  try {
+    // A constant, so inlined; a bigint beyond 2^53 does not pass as a JS number.
+    await connection.unsafe(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+    try {
+      return await migrateLocked(connection, migrations);
+    } finally {
+      // Fails only when the connection is gone, and the server dropped the lock with it.
+      await connection.unsafe(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`).catch(() => {});
+    }
+  } finally {
+    connection.release();
+  }
+}
+
+/** {@link migrate} under the lock, on the reserved connection. */
+async function migrateLocked(sql: Sql, migrations: readonly Migration[]): Promise<number[]> {
   await sql`
     CREATE TABLE IF NOT EXISTS schema_migrations (
       version    integer PRIMARY KEY,
@@ -93,13 +131,31 @@ export async function migrate(sql: Sql, migrations: readonly Migration[]): Promi
   const ran: number[] = [];
   for (const migration of migrations) {
     if (done.has(migration.version)) continue;
-    await sql.begin(async (tx) => {
-      await tx.unsafe(migration.sql);
-      await tx`
-        INSERT INTO schema_migrations (version, name, checksum)
-        VALUES (${migration.version}, ${migration.name}, ${migration.checksum})`;
-    });
-    ran.push(migration.version);
+    if (await applyOne(sql, migration)) ran.push(migration.version);
   }
   return ran;
+}
+
+/**
+ * One migration and its record in one transaction, begun by hand: a reserved
+ * connection of postgres.js 3.4.9 has no `begin` at run time, whatever its
+ * types say. Returns false when the version was recorded meanwhile (PGlite;
+ * see {@link migrate}).
+ */
+async function applyOne(sql: Sql, migration: Migration): Promise<boolean> {
+  await sql`BEGIN`;
+  try {
+    const recorded = await sql`SELECT 1 FROM schema_migrations WHERE version = ${migration.version}`;
+    if (recorded.length === 0) {
+      await sql.unsafe(migration.sql);
+      await sql`
+        INSERT INTO schema_migrations (version, name, checksum)
+        VALUES (${migration.version}, ${migration.name}, ${migration.checksum})`;
+    }
+    await sql`COMMIT`;
+    return recorded.length === 0;
+  } catch (error) {
+    await sql`ROLLBACK`.catch(() => {});
+    throw error;
+  }
 }
