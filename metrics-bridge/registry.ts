@@ -104,6 +104,26 @@ export const metrics = {
     labelNames: ["target", "method", "code"] as const,
     registers,
   }),
+  databaseBatches: new Counter({
+    name: "database_batches_total",
+    help: "Statements the process's database service ran for rooms (copy, head, commit), by kind and result.",
+    labelNames: ["kind", "result"] as const,
+    registers,
+  }),
+  databaseBatchSize: new Histogram({
+    name: "database_batch_items",
+    help: "Rooms' requests one statement of the database service carried (group commit), by kind.",
+    labelNames: ["kind"] as const,
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+    registers,
+  }),
+  databaseBatchSeconds: new Histogram({
+    name: "database_batch_seconds",
+    help: "Duration of one statement of the database service, by kind.",
+    labelNames: ["kind"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  }),
   databaseUp: new Gauge({
     name: "database_up",
     help: "1 when PostgreSQL answered the last scrape's probe within 2 s, else 0.",

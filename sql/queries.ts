@@ -114,23 +114,112 @@ export async function consumeTicket(sql: Sql, hash: string): Promise<User | null
   return rows[0] ?? null;
 }
 
-/** Copies messages into the archive; rows already there are skipped. Returns how many were new. */
+/** The archive's columns of a message, as PostgreSQL reads them from a JSON array (jsonb_to_recordset). */
+function messageRows(messages: readonly Message[]): string {
+  return JSON.stringify(
+    messages.map((m) => ({
+      room_id: m.roomId,
+      seq: m.seq,
+      id: m.id,
+      user_id: m.userId,
+      username: m.username,
+      body: m.body,
+      client_msg_id: m.clientMsgId,
+      created_at: m.createdAt,
+    })),
+  );
+}
+
+const MESSAGE_RECORD =
+  "m(room_id text, seq bigint, id uuid, user_id uuid, username text, body text, client_msg_id text, created_at timestamptz)";
+
+/**
+ * Copies messages, of any number of rooms, into the archive in one
+ * statement; rows already there are skipped. Returns how many were new. The
+ * rows travel as one JSON parameter: a batch of thousands stays one
+ * parameter, far below the protocol's 65,535, and needs no array types.
+ */
 export async function insertMessages(sql: Sql | TransactionSql, messages: readonly Message[]): Promise<number> {
   if (messages.length === 0) return 0;
-  const rows = messages.map((m) => ({
-    room_id: m.roomId,
-    seq: m.seq,
-    id: m.id,
-    user_id: m.userId,
-    username: m.username,
-    body: m.body,
-    client_msg_id: m.clientMsgId,
-    created_at: m.createdAt,
-  }));
   const result = await sql`
-    INSERT INTO messages ${sql(rows, "room_id", "seq", "id", "user_id", "username", "body", "client_msg_id", "created_at")}
+    INSERT INTO messages (room_id, seq, id, user_id, username, body, client_msg_id, created_at)
+    SELECT * FROM jsonb_to_recordset(${messageRows(messages)}::text::jsonb) AS ${sql.unsafe(MESSAGE_RECORD)}
     ON CONFLICT (room_id, seq) DO NOTHING`;
   return result.count;
+}
+
+/** The highest archived seq of each room (0 for a room with none), in one statement. */
+export async function maxArchivedSeqs(sql: Sql, roomIds: readonly string[]): Promise<Map<string, number>> {
+  const heads = new Map<string, number>(roomIds.map((id) => [id, 0]));
+  if (roomIds.length === 0) return heads;
+  const rows = await sql<{ room_id: string; max: string }[]>`
+    SELECT r.room_id, (SELECT max(seq) FROM messages m WHERE m.room_id = r.room_id) AS max
+    FROM jsonb_array_elements_text(${JSON.stringify([...new Set(roomIds)])}::text::jsonb) AS r(room_id)`;
+  for (const row of rows) heads.set(row.room_id, Number(row.max ?? 0));
+  return heads;
+}
+
+/** A room's lease by epoch, as the lease keeper and fenced writes name it. */
+export interface HeldLease {
+  roomId: string;
+  epoch: number;
+}
+
+/**
+ * Renews every lease in `leases` that this node still holds with that epoch,
+ * in one statement. Returns the rooms renewed, each with whether another
+ * process asked for it; a room missing from the answer lost its lease.
+ */
+export async function renewLeases(
+  sql: Sql | TransactionSql,
+  nodeId: string,
+  ttlMs: number,
+  leases: readonly HeldLease[],
+): Promise<Map<string, { wanted: boolean }>> {
+  const renewed = new Map<string, { wanted: boolean }>();
+  if (leases.length === 0) return renewed;
+  const json = JSON.stringify(leases.map((l) => ({ room_id: l.roomId, epoch: l.epoch })));
+  const rows = await sql<{ room_id: string; wanted_by: string | null }[]>`
+    UPDATE room_leases l SET expires_at = now() + ${ttlMs} * interval '1 millisecond'
+    FROM jsonb_to_recordset(${json}::text::jsonb) AS c(room_id text, epoch bigint)
+    WHERE l.room_id = c.room_id AND l.node_id = ${nodeId} AND l.epoch = c.epoch
+    RETURNING l.room_id, l.wanted_by`;
+  for (const row of rows) renewed.set(row.room_id, { wanted: row.wanted_by !== null && row.wanted_by !== nodeId });
+  return renewed;
+}
+
+/**
+ * Multi-process mode, many rooms in one transaction: renews each room's
+ * lease if this node still holds it with the given epoch, and inserts the
+ * messages of exactly those rooms (fencing: the lease check and the insert
+ * commit together). Returns the rooms whose lease held, with whether another
+ * process asked for them; the messages of any other room were not written.
+ */
+export async function insertMessagesFencedBatch(
+  sql: Sql,
+  nodeId: string,
+  ttlMs: number,
+  groups: readonly (HeldLease & { messages: readonly Message[] })[],
+): Promise<Map<string, { wanted: boolean }>> {
+  const held = new Map<string, { wanted: boolean }>();
+  if (groups.length === 0) return held;
+  const leases = JSON.stringify(groups.map((g) => ({ room_id: g.roomId, epoch: g.epoch })));
+  // One statement, so that it commits as a whole on PGlite's shared session too (sql/db.ts).
+  const rows = await sql<{ room_id: string; wanted_by: string | null }[]>`
+    WITH held AS (
+      UPDATE room_leases l SET expires_at = now() + ${ttlMs} * interval '1 millisecond'
+      FROM jsonb_to_recordset(${leases}::text::jsonb) AS c(room_id text, epoch bigint)
+      WHERE l.room_id = c.room_id AND l.node_id = ${nodeId} AND l.epoch = c.epoch
+      RETURNING l.room_id, l.wanted_by
+    ), inserted AS (
+      INSERT INTO messages (room_id, seq, id, user_id, username, body, client_msg_id, created_at)
+      SELECT * FROM jsonb_to_recordset(${messageRows(groups.flatMap((g) => g.messages))}::text::jsonb) AS ${sql.unsafe(MESSAGE_RECORD)}
+      WHERE m.room_id IN (SELECT room_id FROM held)
+      ON CONFLICT (room_id, seq) DO NOTHING
+    )
+    SELECT room_id, wanted_by FROM held`;
+  for (const row of rows) held.set(row.room_id, { wanted: row.wanted_by !== null && row.wanted_by !== nodeId });
+  return held;
 }
 
 type ArchivedRow = {
@@ -174,12 +263,6 @@ export async function selectMessages(
   }));
 }
 
-/** The highest archived seq of a room, 0 when none. */
-export async function maxArchivedSeq(sql: Sql, roomId: string): Promise<number> {
-  const rows = await sql<{ max: string | null }[]>`SELECT max(seq) AS max FROM messages WHERE room_id = ${roomId}`;
-  return Number(rows[0]?.max ?? 0);
-}
-
 /** Answers when PostgreSQL does. */
 export async function ping(sql: Sql): Promise<void> {
   await sql`SELECT 1`;
@@ -219,29 +302,6 @@ export async function claimLease(sql: Sql, roomId: string, nodeId: string, ttlMs
   return { ok: false, holder: held[0]?.node_id ?? "unknown", remainingMs: held[0]?.remaining_ms ?? ttlMs };
 }
 
-/** Thrown when a write finds that this process no longer holds the room's lease. */
-export class LeaseLost extends Error {
-  constructor(roomId: string) {
-    super(`room ${roomId}: lease lost to another process`);
-    this.name = "LeaseLost";
-  }
-}
-
-/**
- * Renews the lease if this process still holds it with this epoch (the room's
- * alarm while it has sockets, and every fenced write); throws {@link LeaseLost}
- * otherwise. Returns whether another process asked for the room.
- */
-export async function renewLease(sql: Sql | TransactionSql, roomId: string, lease: Lease): Promise<{ wanted: boolean }> {
-  const rows = await sql<{ wanted_by: string | null }[]>`
-    UPDATE room_leases SET expires_at = now() + ${lease.ttlMs} * interval '1 millisecond'
-    WHERE room_id = ${roomId} AND node_id = ${lease.nodeId} AND epoch = ${lease.epoch}
-    RETURNING wanted_by`;
-  const row = rows[0];
-  if (!row) throw new LeaseLost(roomId);
-  return { wanted: row.wanted_by !== null && row.wanted_by !== lease.nodeId };
-}
-
 /** Gives the room up now, so that the process that asked for it can claim it at once. */
 export async function releaseLease(sql: Sql, roomId: string, lease: Lease): Promise<void> {
   await sql`
@@ -249,20 +309,3 @@ export async function releaseLease(sql: Sql, roomId: string, lease: Lease): Prom
     WHERE room_id = ${roomId} AND node_id = ${lease.nodeId} AND epoch = ${lease.epoch}`;
 }
 
-/**
- * Stores messages only while this process holds the room's lease: the lease
- * check and the insert commit together (fencing). A batch whose reply was
- * lost can be sent again: rows already there are skipped.
- */
-export async function insertMessagesFenced(
-  sql: Sql,
-  roomId: string,
-  lease: Lease,
-  messages: readonly Message[],
-): Promise<{ wanted: boolean }> {
-  return sql.begin(async (tx) => {
-    const { wanted } = await renewLease(tx, roomId, lease);
-    await insertMessages(tx, messages);
-    return { wanted };
-  });
-}

@@ -33,6 +33,8 @@ export interface Config {
   databaseTimeoutMs: number;
   /** PostgreSQL connections one isolate holds at once (Worker requests and rooms; sql/slots.ts). */
   databaseMaxConnections: number;
+  /** Database service objects the rooms are spread over (durable-objects/database/shard.ts). */
+  databaseShards: number;
   /** This process's name among several behind nginx; set, rooms run in multi-process mode (leases, ack after commit). */
   nodeId: string | undefined;
   /** How long a room's lease outlives its owner's last renewal (multi-process mode). */
@@ -133,6 +135,7 @@ export function readConfig(env: object): Config {
     reconnectSpreadMs: duration(vars, "RECONNECT_SPREAD", "10s"),
     databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),
     databaseMaxConnections: integer(vars, "DATABASE_MAX_CONNECTIONS", 16),
+    databaseShards: integer(vars, "DATABASE_SHARDS", 1),
     nodeId: text(vars, "NODE_ID"),
     leaseTtlMs: duration(vars, "LEASE_TTL", "15s"),
     drainToken: text(vars, "DRAIN_TOKEN"),

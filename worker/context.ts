@@ -1,9 +1,11 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { User } from "../protocol/index.ts";
-import type { Sql } from "../sql/db.ts";
+import { isConnectionError, type Sql } from "../sql/db.ts";
 import { acquireSlot, releaseSlot } from "../sql/slots.ts";
 import { createWorkerdSql } from "../sql/workerd.ts";
+import { bindQueries, viaRunner, type Queries } from "../sql/worker-queries.ts";
+import { databaseFor } from "../durable-objects/database/shard.ts";
 import { readConfig, type Config } from "./config.ts";
 import { ApiError } from "./errors.ts";
 
@@ -31,21 +33,46 @@ export function configOf(c: AppContext): Config {
 }
 
 /**
- * A PostgreSQL client for this request. workerd forbids sharing a socket
- * between requests, so a client cannot live per isolate; Hyperdrive pools
- * the connections on Cloudflare. The app ends it after the response.
+ * This request's way to PostgreSQL. With a Hyperdrive binding (Cloudflare)
+ * and no DATABASE_URL, a connection of the request's own, which Hyperdrive
+ * pools. Otherwise (self-hosted, local) the process's database service runs
+ * the query on its long-lived connections: workerd cannot share a socket
+ * between requests, and a connection per request forked a PostgreSQL
+ * backend per login (docs/performance.md).
  */
-export async function database(c: AppContext): Promise<Sql> {
-  const existing = c.get("sql");
-  if (existing) return existing;
+export async function database(c: AppContext): Promise<Queries> {
   const config = configOf(c);
   if (!config.databaseUrl) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
+  if (c.env.DATABASE_URL || !("HYPERDRIVE" in c.env)) {
+    const service = databaseFor(c.env, config.databaseShards, "worker");
+    return viaRunner(async (name, args) => {
+      try {
+        return await service.query(name, [...args]);
+      } catch (error) {
+        throw unavailable(error);
+      }
+    });
+  }
+  return bindQueries(await directConnection(c, config));
+}
+
+/** A failure to reach PostgreSQL (through the service) becomes 503; anything else stays an error. */
+function unavailable(error: unknown): unknown {
+  if (isConnectionError(error) || (error instanceof Error && /timed out|no database|busy/i.test(error.message))) {
+    return new ApiError("database_unavailable", "database unavailable, retry later");
+  }
+  return error;
+}
+
+async function directConnection(c: AppContext, config: Config): Promise<Sql> {
+  const existing = c.get("sql");
+  if (existing) return existing;
   try {
     await acquireSlot(config.databaseMaxConnections, config.databaseTimeoutMs);
   } catch {
     throw new ApiError("database_unavailable", "database busy, retry later");
   }
-  const sql = createWorkerdSql(config.databaseUrl, { max: 1, idleTimeout: 2 });
+  const sql = createWorkerdSql(config.databaseUrl ?? "", { max: 1, idleTimeout: 2 });
   c.set("sql", sql);
   return sql;
 }

@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { withTimeout } from "../sql/db.ts";
-import { ping } from "../sql/queries.ts";
 import { database, type AppEnv } from "./context.ts";
 import { errorResponse } from "./errors.ts";
 
@@ -11,7 +10,7 @@ export const healthRoutes = new Hono<AppEnv>()
   .get("/healthz", (c) => c.json({ status: "ok" }))
   .get("/readyz", async (c) => {
     try {
-      await withTimeout(ping(await database(c)), READY_TIMEOUT_MS, "readiness ping");
+      await withTimeout((await database(c)).ping(), READY_TIMEOUT_MS, "readiness ping");
       return c.json({ status: "ok" });
     } catch {
       return errorResponse("database_unavailable", "database did not answer");

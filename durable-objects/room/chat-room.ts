@@ -10,19 +10,11 @@ import {
   type Room,
   type User,
 } from "../../protocol/index.ts";
-import { withTimeout, type Sql } from "../../sql/db.ts";
-import { acquireSlot, releaseSlot } from "../../sql/slots.ts";
-import { createWorkerdSql } from "../../sql/workerd.ts";
-import {
-  claimLease,
-  insertMessagesFenced,
-  LeaseLost,
-  maxArchivedSeq,
-  releaseLease,
-  renewLease,
-  selectMessages,
-  type Lease,
-} from "../../sql/queries.ts";
+import { withTimeout } from "../../sql/db.ts";
+import type { Lease } from "../../sql/queries.ts";
+import type { LeaseEvent } from "../database/lease-keeper.ts";
+import type { ClaimResult, Database } from "../database/database.ts";
+import { databaseFor } from "../database/shard.ts";
 import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
 import { reportError } from "../../worker/sentry.ts";
@@ -32,7 +24,7 @@ import { reportRoom, scheduleReport } from "../../metrics-bridge/report.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
 import { ArchiveUnavailable, readAfter, readBefore, type Archive } from "./history.ts";
-import { flushOutbox, outboxDueAt, type BatchWriter, type FlushResult } from "./outbox.ts";
+import { deferOutbox, flushOutbox, outboxBackingOff, outboxDue, outboxDueAt } from "./outbox.ts";
 import { MAX_STRIKES, newBucket, take, type TokenBucket } from "./rate-limit.ts";
 import { close, send, Sessions, userTag, type Attachment } from "./sessions.ts";
 import { RoomStore } from "./storage.ts";
@@ -40,8 +32,8 @@ import { RoomStore } from "./storage.ts";
 /** Messages replayed per resume; past it the client gets `resync_required` and pages history. */
 export const RESUME_MAX = 1000;
 const NO_DATABASE_RETRY_MS = 60_000;
-/** Retry of an outbox copy that found every connection slot in use. */
-const BUSY_RETRY_MS = 1000;
+/** Slack on top of DATABASE_TIMEOUT for a call to the database service (which applies the timeout itself). */
+const SERVICE_SLACK_MS = 2000;
 const GOAWAY_MIN_MS = 1000;
 
 /** A history query the room answers. */
@@ -86,7 +78,8 @@ export class ChatRoom extends DurableObject<Env> {
   #retryAfterS = 5;
   readonly #waiters = new Map<number, { resolve: () => void; reject: (error: unknown) => void }[]>();
   #committing = false;
-  #renewAt = 0;
+  /** Single-process mode: an outbox copy is in flight (one at a time, so that copies end in seq order). */
+  #copying = false;
   #claiming: Promise<true | RoomRefusal> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -196,8 +189,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (room && this.#config.nodeId) {
       await this.#keepLease(room, now);
     } else {
-      const due = outboxDueAt(this.#store, now);
-      if (room && due !== null && due <= now + 100) await this.#flush(room.id);
+      if (room && outboxDue(this.#store, now)) await this.#copy(room.id);
     }
     await this.#arm();
   }
@@ -254,6 +246,27 @@ export class ChatRoom extends DurableObject<Env> {
     this.#reportSockets();
     await this.#release("server restarting");
     return sockets.length;
+  }
+
+  /**
+   * RPC from the database service's lease keeper (multi-process mode): the
+   * room's lease with `epoch` was lost, or another process asked for the
+   * room. News of an epoch this object no longer holds is stale and ignored.
+   */
+  async leaseEvent(epoch: number, event: LeaseEvent): Promise<void> {
+    const held = this.#lease?.epoch;
+    if (held !== undefined && held !== epoch) return;
+    if (held === undefined) {
+      // The object was evicted (or hibernated) since it claimed `epoch`: the
+      // keeper still renews a lease nobody here remembers. Sockets it may
+      // hold go to the new owner, and a wanted room is given up at once.
+      this.#lost("room moved to another process");
+      const room = this.#store.room;
+      if (event === "wanted" && room) await this.#call("lease release", (db) => db.release(room.id, epoch)).catch(() => {});
+      return;
+    }
+    if (event === "lost") this.#lost("room moved to another process");
+    else await this.#release("room handed over to another process");
   }
 
   async #dispatch(ws: WebSocket, attachment: Attachment, room: Room, frame: ClientFrame): Promise<void> {
@@ -315,6 +328,10 @@ export class ChatRoom extends DurableObject<Env> {
     const message = this.#store.append(roomId, user, clientMsgId, body);
     this.#sent(message);
     this.#reportRoom();
+    // The copy starts now, batched with other rooms' by the database service;
+    // the alarm is only its safety net (outbox.ts FLUSH_DELAY_MS), and after a
+    // failure the alarm alone retries, with backoff.
+    if (!outboxBackingOff(this.#store, Date.now())) this.ctx.waitUntil(this.#copy(roomId));
     void this.#arm();
     return { kind: "stored", message };
   }
@@ -400,7 +417,7 @@ export class ChatRoom extends DurableObject<Env> {
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.#store.headChecked) return;
       try {
-        const archived = await this.#query("head check", (pg) => maxArchivedSeq(pg, room.id));
+        const archived = await this.#call("head check", (db) => db.archivedHead(room.id));
         this.#store.adoptArchivedHead(archived);
       } catch (error) {
         console.error(`room ${room.id}: cannot read the archived head: ${errorText(error)}`);
@@ -434,35 +451,18 @@ export class ChatRoom extends DurableObject<Env> {
     const nodeId = this.#config.nodeId;
     if (!this.#config.databaseUrl || !nodeId) return "database_unavailable";
     try {
-      return await this.#withDatabase((pg) => this.#claimWith(pg, room, nodeId));
+      const claim = await this.#call<ClaimResult>("lease claim", (db) => db.claim(room.id, this.#store.committed, this.#config.logRetention.count));
+      if (!claim.ok) {
+        this.#retryAfterS = Math.max(1, Math.ceil(claim.remainingMs / 1000));
+        return "overloaded";
+      }
+      this.#store.adoptArchive(claim.archived, claim.archivedHead);
+      this.#lease = { nodeId, epoch: claim.epoch, ttlMs: this.#config.leaseTtlMs };
+      return true;
     } catch (error) {
       console.error(`room ${room.id}: cannot claim the room's lease: ${errorText(error)}`);
       return "database_unavailable";
     }
-  }
-
-  async #claimWith(pg: Sql, room: Room, nodeId: string): Promise<true | RoomRefusal> {
-    const timeoutMs = this.#config.databaseTimeoutMs;
-    const claim = await withTimeout(claimLease(pg, room.id, nodeId, this.#config.leaseTtlMs), timeoutMs, "lease claim");
-    if (!claim.ok) {
-      this.#retryAfterS = Math.max(1, Math.ceil(claim.remainingMs / 1000));
-      return "overloaded";
-    }
-    const archivedHead = await withTimeout(maxArchivedSeq(pg, room.id), timeoutMs, "head check");
-    const archived = await withTimeout(
-      selectMessages(pg, room.id, {
-        afterSeq: Math.min(this.#store.committed, archivedHead),
-        beforeSeq: archivedHead + 1,
-        limit: this.#config.logRetention.count,
-        newest: true,
-      }),
-      timeoutMs,
-      "catch-up",
-    );
-    this.#store.adoptArchive(archived, archivedHead);
-    this.#lease = claim.lease;
-    this.#renewAt = Date.now() + this.#config.leaseTtlMs / 3;
-    return true;
   }
 
   /**
@@ -501,25 +501,25 @@ export class ChatRoom extends DurableObject<Env> {
       while (this.#lease && this.#store.outboxDepth > 0) {
         const lease: Lease = this.#lease;
         if (!this.#config.databaseUrl) break;
+        let held = true;
         let wanted = false;
-        const write: BatchWriter = async (db, batch) => {
-          wanted = (await insertMessagesFenced(db, roomId, lease, batch)).wanted;
-        };
-        const result = await this.#withDatabase((pg) =>
-          flushOutbox(this.#store, pg, roomId, {
-            batchSize: this.#config.outboxBatchSize,
-            timeoutMs: this.#config.databaseTimeoutMs,
-            write,
-          }),
-        ).catch((error: unknown) => busyResult(error));
+        const result = await flushOutbox(this.#store, roomId, {
+          batchSize: this.#config.outboxBatchSize,
+          timeoutMs: this.#config.databaseTimeoutMs + SERVICE_SLACK_MS,
+          write: async (batch) => {
+            ({ held, wanted } = await this.#db(roomId).commit(roomId, lease.epoch, batch));
+          },
+        });
         if (!result.ok) {
           metrics.outboxFlush.inc({ result: "error" });
           this.#settle(this.#store.head, result.cause);
-          if (result.cause instanceof LeaseLost) {
-            this.#lost("room moved to another process");
-          } else {
-            console.error(`room ${roomId}: commit failed (${result.failures} in a row): ${result.error}`);
-          }
+          console.error(`room ${roomId}: commit failed (${result.failures} in a row): ${result.error}`);
+          break;
+        }
+        if (!held) {
+          // Nothing of this batch was written: the lease moved to another process.
+          metrics.outboxFlush.inc({ result: "error" });
+          this.#lost("room moved to another process");
           break;
         }
         const last = result.messages.at(-1);
@@ -550,32 +550,20 @@ export class ChatRoom extends DurableObject<Env> {
     }
   }
 
-  /** Alarm, multi-process mode: renews the lease while sockets are open, and commits what is due. */
+  /**
+   * Alarm, multi-process mode: claims the lease again if work is waiting,
+   * and commits what is due. Renewal is not the room's job: the database
+   * service's lease keeper renews every lease of the process at once.
+   */
   async #keepLease(room: Room, now: number): Promise<void> {
-    const sockets = this.#sessions.open().length;
     if (!this.#lease) {
-      if (sockets === 0 && this.#store.outboxDepth === 0) return;
+      if (this.#sessions.open().length === 0 && this.#store.outboxDepth === 0) return;
       if ((await this.#claim(room)) !== true) {
-        if (sockets > 0) this.#lost("room moved to another process");
+        if (this.#sessions.open().length > 0) this.#lost("room moved to another process");
         return;
       }
     }
-    const lease = this.#lease;
-    if (lease && this.#config.databaseUrl && sockets > 0 && now >= this.#renewAt) {
-      try {
-        const { wanted } = await this.#query("lease renewal", (pg) => renewLease(pg, room.id, lease));
-        this.#renewAt = now + this.#config.leaseTtlMs / 3;
-        if (wanted) await this.#release("room handed over to another process");
-      } catch (error) {
-        if (error instanceof LeaseLost) this.#lost("room moved to another process");
-        else {
-          this.#renewAt = now + 1000;
-          console.error(`room ${room.id}: lease renewal failed: ${errorText(error)}`);
-        }
-      }
-    }
-    const due = outboxDueAt(this.#store, now);
-    if (this.#lease && due !== null && due <= now + 100) await this.#commit(room.id);
+    if (this.#lease && outboxDue(this.#store, now)) await this.#commit(room.id);
   }
 
   /** The lease is gone: nothing more is acknowledged here; clients reconnect to the new owner. */
@@ -594,7 +582,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#lost(reason);
     if (!this.#config.databaseUrl) return;
     try {
-      await this.#query("lease release", (pg) => releaseLease(pg, room.id, lease));
+      await this.#call("lease release", (db) => db.release(room.id, lease.epoch));
     } catch (error) {
       console.error(`room ${room.id}: lease release failed (it expires by itself): ${errorText(error)}`);
     }
@@ -622,35 +610,43 @@ export class ChatRoom extends DurableObject<Env> {
     return this.#config.nodeId ? this.#store.committed : this.#store.head;
   }
 
-  async #flush(roomId: string): Promise<void> {
+  /**
+   * Single-process mode: copies the outbox to PostgreSQL through the
+   * database service, batch after batch, one copy in flight per room. A
+   * failure leaves the rest for the alarm, with backoff.
+   */
+  async #copy(roomId: string): Promise<void> {
+    if (this.#copying) return;
     if (!this.#config.databaseUrl) {
-      this.#store.setCounter("outbox_retry_at", Date.now() + NO_DATABASE_RETRY_MS);
+      deferOutbox(this.#store, Date.now(), NO_DATABASE_RETRY_MS);
       return;
     }
-    const result = await this.#withDatabase((pg) =>
-      flushOutbox(this.#store, pg, roomId, {
-        batchSize: this.#config.outboxBatchSize,
-        timeoutMs: this.#config.databaseTimeoutMs,
-      }),
-    ).catch((error: unknown) => {
-      // No connection slot came free: try again shortly, without counting a failure.
-      this.#store.setCounter("outbox_retry_at", Date.now() + BUSY_RETRY_MS);
-      return busyResult(error);
-    });
-    metrics.outboxFlush.inc({ result: result.ok ? "ok" : "error" });
-    this.#reportRoom();
-    if (result.ok) {
-      this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
-      return;
+    this.#copying = true;
+    try {
+      while (this.#store.outboxDepth > 0) {
+        const result = await flushOutbox(this.#store, roomId, {
+          batchSize: this.#config.outboxBatchSize,
+          timeoutMs: this.#config.databaseTimeoutMs + SERVICE_SLACK_MS,
+          write: (batch) => this.#db(roomId).copy(batch),
+        });
+        metrics.outboxFlush.inc({ result: result.ok ? "ok" : "error" });
+        this.#reportRoom();
+        if (!result.ok) {
+          console.error(`room ${roomId}: outbox copy failed (${result.failures} in a row): ${result.error}`);
+          await this.#arm();
+          return;
+        }
+        this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
+      }
+    } finally {
+      this.#copying = false;
     }
-    console.error(`room ${roomId}: outbox copy failed (${result.failures} in a row): ${result.error}`);
   }
 
-  /** Sets the alarm for the earliest of: the next outbox copy, the next token expiry, the next lease renewal. */
+  /** Sets the alarm for the earliest of: the next outbox copy (a safety net), the next token expiry. */
   async #arm(): Promise<void> {
     const now = Date.now();
-    const renewal = this.#lease && this.#sessions.open().length > 0 ? this.#renewAt : null;
-    const candidates = [outboxDueAt(this.#store, now), this.#sessions.nextExpiry(), renewal].filter((t): t is number => t !== null);
+    const candidates = [outboxDueAt(this.#store, now), this.#sessions.nextExpiry()].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const target = Math.min(...candidates);
     if (this.#alarmAt === undefined) {
@@ -678,7 +674,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   #archive(roomId: string): Archive | null {
     if (!this.#config.databaseUrl) return null;
-    return (range) => this.#query("archive read", (pg) => selectMessages(pg, roomId, range));
+    return (range) => this.#call("archive read", (db) => db.select(roomId, range));
   }
 
   #goaway(ws: WebSocket, code: number, reason: string): void {
@@ -693,6 +689,12 @@ export class ChatRoom extends DurableObject<Env> {
     if (!attachment) return;
     if (this.#sessions.open(attachment.user.id, ws).length === 0) {
       this.#broadcastPresence("leave", attachment.user, ws);
+    }
+    // Multi-process mode: an empty room with nothing to commit gives its lease
+    // up, so that the lease keeper's set (and its one statement) follows the
+    // rooms in use, not every room the process ever served.
+    if (this.#lease && !this.#committing && this.#store.outboxDepth === 0 && this.#sessions.open(undefined, ws).length === 0) {
+      this.ctx.waitUntil(this.#release("room idle"));
     }
   }
 
@@ -720,36 +722,17 @@ export class ChatRoom extends DurableObject<Env> {
     );
   }
 
-  /**
-   * Runs `work` on a connection of its own, opened for it and closed after
-   * it, holding one of the process's DATABASE_MAX_CONNECTIONS slots (shared
-   * with Worker requests) meanwhile. Throws DatabaseBusy when no slot comes
-   * free within DATABASE_TIMEOUT. A connection is never reused: an idle one
-   * would keep the room from hibernating, thousands of rooms holding one each
-   * would exhaust PostgreSQL, and after a timeout workerd was seen to deliver
-   * no further replies on it (test/e2e/slow-consumers.test.ts).
-   */
-  async #query<T>(what: string, work: (pg: Sql) => Promise<T>): Promise<T> {
-    return this.#withDatabase((pg) => withTimeout(work(pg), this.#config.databaseTimeoutMs, what));
+  /** The process's database service (durable-objects/database): the room's only way to PostgreSQL. */
+  #db(roomId: string): DurableObjectStub<Database> {
+    return databaseFor(this.env, this.#config.databaseShards, roomId);
   }
 
-  async #withDatabase<T>(work: (pg: Sql) => Promise<T>): Promise<T> {
-    const url = this.#config.databaseUrl;
-    if (!url) throw new Error("no database configured");
-    await acquireSlot(this.#config.databaseMaxConnections, this.#config.databaseTimeoutMs);
-    const pg = createWorkerdSql(url, { max: 1 });
-    try {
-      return await work(pg);
-    } finally {
-      releaseSlot();
-      pg.end({ timeout: 1 }).catch(() => {});
-    }
+  /** A call to the database service, bounded in time even if the service does not answer. */
+  async #call<T>(what: string, work: (db: DurableObjectStub<Database>) => PromiseLike<T>): Promise<T> {
+    const room = this.#store.room;
+    if (!this.#config.databaseUrl || !room) throw new Error("no database configured");
+    return withTimeout(Promise.resolve(work(this.#db(room.id))), this.#config.databaseTimeoutMs + SERVICE_SLACK_MS, what);
   }
-}
-
-/** A copy that did not start (no connection slot, or the connection failed before it). */
-function busyResult(error: unknown): FlushResult {
-  return { ok: false, failures: 0, retryInMs: BUSY_RETRY_MS, error: errorText(error), cause: error };
 }
 
 function refusal(code: RoomRefusal, message: string, retryAfterS = 5): Response {

@@ -1,14 +1,16 @@
 import type { Message } from "../../protocol/index.ts";
-import type { Sql } from "../../sql/db.ts";
-import { insertMessages } from "../../sql/queries.ts";
 import { withTimeout } from "../../sql/db.ts";
 import type { RoomStore } from "./storage.ts";
 
-/** Writes one batch to PostgreSQL; the default is a plain idempotent insert. */
-export type BatchWriter = (pg: Sql, batch: readonly Message[]) => Promise<unknown>;
+/** Writes one batch to PostgreSQL (through the process's database service); resolves once committed. */
+export type BatchWriter = (batch: Message[]) => Promise<unknown>;
 
-/** Delay between a send and the first copy attempt, so that a burst goes in one batch. */
-export const FLUSH_DELAY_MS = 100;
+/**
+ * The alarm's safety net after a send: the copy starts at once through the
+ * database service, and the alarm copies what is still there this much later
+ * (the object was evicted or the process killed while the copy was in flight).
+ */
+export const FLUSH_DELAY_MS = 5000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const FAILURES_KEY = "outbox_failures";
@@ -41,17 +43,15 @@ export function outboxDueAt(store: RoomStore, now: number): number | null {
  */
 export async function flushOutbox(
   store: RoomStore,
-  pg: Sql,
   roomId: string,
-  options: { batchSize: number; timeoutMs: number; now?: () => number; write?: BatchWriter },
+  options: { batchSize: number; timeoutMs: number; now?: () => number; write: BatchWriter },
 ): Promise<FlushResult> {
   const now = options.now ?? Date.now;
   const batch = store.outboxBatch(roomId, options.batchSize);
   const last = batch.at(-1);
   if (!last) return { ok: true, copied: 0, remaining: 0, messages: [] };
-  const write = options.write ?? insertMessages;
   try {
-    await withTimeout(write(pg, batch), options.timeoutMs, "outbox copy");
+    await withTimeout(options.write(batch), options.timeoutMs, "outbox copy");
   } catch (error) {
     const failures = store.counter(FAILURES_KEY) + 1;
     const retryInMs = backoffMs(failures);
@@ -64,4 +64,19 @@ export async function flushOutbox(
   store.setCounter(FAILURES_KEY, 0);
   store.setCounter(RETRY_AT_KEY, 0);
   return { ok: true, copied: batch.length, remaining: store.outboxDepth, messages: batch };
+}
+
+/** True when the alarm should copy now: messages wait and no backoff runs (within 100 ms of its end). */
+export function outboxDue(store: RoomStore, now: number): boolean {
+  return store.outboxDepth > 0 && store.counter(RETRY_AT_KEY) <= now + 100;
+}
+
+/** True while a failed copy's backoff runs: a send does not start another attempt before it ends. */
+export function outboxBackingOff(store: RoomStore, now: number): boolean {
+  return store.counter(RETRY_AT_KEY) > now;
+}
+
+/** Puts the next copy attempt off by `ms` without counting a failure (no database configured, service unreachable). */
+export function deferOutbox(store: RoomStore, now: number, ms: number): void {
+  store.setCounter(RETRY_AT_KEY, now + ms);
 }

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { Credentials, LoginRequest, type LoginResponse, type RegisterResponse, type TicketResponse } from "../../protocol/index.ts";
-import { findUserByUsername, insertTicket, insertUser } from "../../sql/queries.ts";
+
 import { configOf, database, readBody, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { issueToken, signingKey } from "./jwt.ts";
@@ -13,7 +13,7 @@ import { newTicket, TICKET_TTL_MS, ticketHash } from "./tickets.ts";
 export const authRoutes = new Hono<AppEnv>()
   .post("/register", async (c) => {
     const { username, password } = await readBody(c, Credentials);
-    const user = await insertUser(await database(c), {
+    const user = await (await database(c)).insertUser({
       id: crypto.randomUUID(),
       username,
       passwordHash: await hashPassword(password),
@@ -23,7 +23,7 @@ export const authRoutes = new Hono<AppEnv>()
   })
   .post("/login", async (c) => {
     const { username, password } = await readBody(c, LoginRequest);
-    const found = await findUserByUsername(await database(c), username);
+    const found = await (await database(c)).findUserByUsername(username);
     // Unknown users cost the same PBKDF2 work and get the same answer.
     const valid = await verifyPassword(password, found?.passwordHash ?? DECOY_HASH);
     if (!found || !valid) {
@@ -40,6 +40,6 @@ export const authRoutes = new Hono<AppEnv>()
   .post("/ticket", requireUser, async (c) => {
     const ticket = newTicket();
     const expiresAt = new Date(Date.now() + TICKET_TTL_MS);
-    await insertTicket(await database(c), { hash: await ticketHash(ticket), userId: c.get("user").id, expiresAt });
+    await (await database(c)).insertTicket({ hash: await ticketHash(ticket), userId: c.get("user").id, expiresAt });
     return c.json({ ticket, expiresAt: expiresAt.toISOString() } satisfies TicketResponse);
   });

@@ -1,6 +1,5 @@
 import { ROOM_ID_PATTERN, type Room } from "../../protocol/index.ts";
 import type { ChatRoom, RoomRefusal } from "../../durable-objects/room/chat-room.ts";
-import { findRoomAccess } from "../../sql/queries.ts";
 import { database, type AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 
@@ -40,7 +39,7 @@ export async function visibleRoom(c: AppContext, roomId: string): Promise<Visibl
   const memberKey = `${roomId}\u0000${userId}`;
   const known = knownRooms.get(roomId);
   if (known && (known.room.type === "public" || knownMembers.has(memberKey))) return known;
-  const access = await findRoomAccess(await database(c), roomId, userId);
+  const access = await (await database(c)).findRoomAccess(roomId, userId);
   if (!access || (access.room.type === "private" && !access.isMember)) {
     throw new ApiError("room_not_found", "no such room");
   }

@@ -10,7 +10,6 @@ import {
   type RoomResponse,
   type RoomsResponse,
 } from "../../protocol/index.ts";
-import { findUserByUsername, insertMember, insertRoom, listRoomsFor } from "../../sql/queries.ts";
 import { requireUser } from "../auth/middleware.ts";
 import { closeDatabase, configOf, database, readBody, validate, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
@@ -24,7 +23,7 @@ export const roomRoutes = new Hono<AppEnv>()
   .use(requireUser)
   .post("/", async (c) => {
     const input = await readBody(c, CreateRoomRequest);
-    const room = await insertRoom(await database(c), {
+    const room = await (await database(c)).insertRoom({
       id: input.id,
       name: input.name ?? input.id,
       type: input.type,
@@ -34,7 +33,7 @@ export const roomRoutes = new Hono<AppEnv>()
     return c.json({ room } satisfies RoomResponse, 201);
   })
   .get("/", async (c) => {
-    const rooms = await listRoomsFor(await database(c), c.get("user").id);
+    const rooms = await (await database(c)).listRoomsFor(c.get("user").id);
     return c.json({ rooms } satisfies RoomsResponse);
   })
   .get("/:id", async (c) => {
@@ -45,9 +44,9 @@ export const roomRoutes = new Hono<AppEnv>()
     const access = await visibleRoom(c, c.req.param("id"));
     if (access.ownerId !== c.get("user").id) throw new ApiError("forbidden", "only the room's owner adds members");
     const { username } = await readBody(c, AddMemberRequest);
-    const member = await findUserByUsername(await database(c), username);
+    const member = await (await database(c)).findUserByUsername(username);
     if (!member) throw new ApiError("user_not_found", `no user ${username}`);
-    await insertMember(await database(c), access.room.id, member.id);
+    await (await database(c)).insertMember(access.room.id, member.id);
     return c.body(null, 204);
   })
   .get("/:id/messages", async (c) => {

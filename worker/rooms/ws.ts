@@ -3,7 +3,6 @@ import { z } from "zod";
 import type { User } from "../../protocol/index.ts";
 import { openSockets } from "../../durable-objects/room/capacity.ts";
 import { handoffRequest } from "../../durable-objects/room/handoff.ts";
-import { consumeTicket } from "../../sql/queries.ts";
 import { bearerToken, verifyBearer } from "../auth/middleware.ts";
 import { ticketHash } from "../auth/tickets.ts";
 import { closeDatabase, configOf, database, validate, type AppContext, type AppEnv } from "../context.ts";
@@ -58,7 +57,7 @@ async function authenticate(c: AppContext, ticket: string | undefined): Promise<
   const token = bearerToken(c.req.header("Authorization"));
   if (token) return verifyBearer(c, token);
   if (ticket) {
-    const user = await consumeTicket(await database(c), await ticketHash(ticket));
+    const user = await (await database(c)).consumeTicket(await ticketHash(ticket));
     metrics.authRequests.inc(user ? { result: "success", reason: "ticket" } : { result: "failure", reason: "ticket_invalid" });
     if (!user) throw new ApiError("unauthorized", "ticket invalid, expired or already used");
     // A ticket-opened socket gets a token lifetime from now; it renews with an `auth` frame.
