@@ -45,6 +45,7 @@ const PASSTHROUGH = [
   "DATABASE_TIMEOUT",
   "DATABASE_MAX_CONNECTIONS",
   "DATABASE_SHARDS",
+  "LOG_LEVEL",
   "NODE_ID",
   "LEASE_TTL",
   "METRICS_TOKEN",
@@ -161,6 +162,8 @@ if (runtime === "wrangler") {
     "--socket-addr", `${HTTP_SOCKET}=${host}:${port}`,
     "--socket-addr", `${METRICS_SOCKET}=${process.env.METRICS_ADDR ?? "127.0.0.1:9464"}`,
     "--directory-path", `${DATA_DIRECTORY}=${roomDir}`,
+    // For `npm run profile` (scripts/profile.ts): V8's inspector on this address.
+    ...(process.env.WORKERD_INSPECTOR ? ["--inspector-addr", process.env.WORKERD_INSPECTOR] : []),
   ];
 }
 

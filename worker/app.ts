@@ -9,7 +9,10 @@ import { metricsRoutes } from "./metrics.ts";
 import { roomRoutes } from "./rooms/routes.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
 import { scheduleReport } from "../metrics-bridge/report.ts";
-import { logEvent, requestIdOf } from "./log.ts";
+import { logDebug, logEvent, requestIdOf } from "./log.ts";
+
+/** A request slower than this is logged at LOG_LEVEL=info too. */
+const SLOW_REQUEST_MS = 1000;
 
 /** The HTTP API of CONTRACT.md v1. */
 export const app = new Hono<AppEnv>()
@@ -32,14 +35,12 @@ export const app = new Hono<AppEnv>()
       scheduleReport(c.env, (promise) => c.executionCtx.waitUntil(promise));
       // A 101 keeps its headers as the room set them.
       if (c.res.status !== 101) c.res.headers.set("X-Request-Id", requestId);
-      logEvent("request", {
-        requestId,
-        method,
-        route,
-        path: new URL(c.req.url).pathname,
-        status: c.res.status,
-        ms: Math.round(seconds * 1000),
-      });
+      // Errors and slow requests always; the rest at LOG_LEVEL=debug.
+      const status = c.res.status;
+      const ms = Math.round(seconds * 1000);
+      const line = { requestId, method, route, path: new URL(c.req.url).pathname, status, ms };
+      if (status >= 400 || ms >= SLOW_REQUEST_MS) logEvent("request", line);
+      else logDebug(config, "request", line);
     }
   })
   .route("/", healthRoutes)

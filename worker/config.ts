@@ -35,6 +35,8 @@ export interface Config {
   databaseMaxConnections: number;
   /** Database service objects the rooms are spread over (durable-objects/database/shard.ts). */
   databaseShards: number;
+  /** `debug` adds a line per request and per socket open and close; `info` logs errors, slow requests and events. */
+  logLevel: "info" | "debug";
   /** This process's name among several behind nginx; set, rooms run in multi-process mode (leases, ack after commit). */
   nodeId: string | undefined;
   /** How long a room's lease outlives its owner's last renewal (multi-process mode). */
@@ -107,8 +109,21 @@ function withDefaults(env: Vars): Vars {
   return { ...(defaults as Vars), ...Object.fromEntries(set) };
 }
 
+// Parsed once per env object (one per isolate in workerd): a profile of the
+// seed load had the parse, run on every request, among the hottest functions.
+const parsed = new WeakMap<object, Config>();
+
 /** Reads the config; throws a clear error on a malformed value. */
 export function readConfig(env: object): Config {
+  let config = parsed.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    parsed.set(env, config);
+  }
+  return config;
+}
+
+function parseConfig(env: object): Config {
   const vars = withDefaults(env as Vars);
   const hyperdrive = vars.HYPERDRIVE as { connectionString?: unknown } | undefined;
   return {
@@ -136,6 +151,7 @@ export function readConfig(env: object): Config {
     databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),
     databaseMaxConnections: integer(vars, "DATABASE_MAX_CONNECTIONS", 16),
     databaseShards: integer(vars, "DATABASE_SHARDS", 1),
+    logLevel: logLevel(vars),
     nodeId: text(vars, "NODE_ID"),
     leaseTtlMs: duration(vars, "LEASE_TTL", "15s"),
     drainToken: text(vars, "DRAIN_TOKEN"),
@@ -147,4 +163,10 @@ export function readConfig(env: object): Config {
       text(vars, "DATABASE_URL") ??
       (typeof hyperdrive?.connectionString === "string" ? hyperdrive.connectionString : undefined),
   };
+}
+
+function logLevel(vars: Vars): "info" | "debug" {
+  const value = text(vars, "LOG_LEVEL") ?? "info";
+  if (value !== "info" && value !== "debug") throw new Error(`LOG_LEVEL: expected info or debug, got ${JSON.stringify(value)}`);
+  return value;
 }

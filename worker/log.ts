@@ -7,7 +7,20 @@ export function requestIdOf(header: string | undefined | null): string {
   return header && /^[\w.-]{1,64}$/.test(header) ? header : crypto.randomUUID();
 }
 
+type Fields = Record<string, string | number | boolean | undefined>;
+
 /** Writes one log line. */
-export function logEvent(msg: string, fields: Record<string, string | number | boolean | undefined>): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", msg, ...fields }));
+export function logEvent(msg: string, fields: Fields, level: "info" | "debug" = "info"): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+}
+
+/**
+ * Writes a line that is per request or per socket only when LOG_LEVEL is
+ * `debug`: at the origin's churn that is thousands of lines a second, and
+ * a profile of the seed load had logging among the hottest functions of an
+ * upgrade. Centrifugo logs connections at debug level for the same reason;
+ * nginx's access log has every request.
+ */
+export function logDebug(config: { logLevel: "info" | "debug" }, msg: string, fields: Fields): void {
+  if (config.logLevel === "debug") logEvent(msg, fields, "debug");
 }

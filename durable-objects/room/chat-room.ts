@@ -18,7 +18,7 @@ import { databaseFor } from "../database/shard.ts";
 import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
 import { readConfig, type Config } from "../../worker/config.ts";
 import { reportError } from "../../worker/sentry.ts";
-import { logEvent } from "../../worker/log.ts";
+import { logDebug } from "../../worker/log.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import { reportRoom, scheduleReport } from "../../metrics-bridge/report.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
@@ -89,6 +89,10 @@ export class ChatRoom extends DurableObject<Env> {
     this.#sessions = new Sessions(ctx, this.#config);
     // Pings are answered by the runtime without waking a hibernated room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    // Messages left in the outbox by a process that died during their copy:
+    // the alarm copies them (a live object finishes its copies before it can
+    // hibernate, so only a restart leaves any).
+    if (this.#store.outboxDepth > 0) void ctx.blockConcurrencyWhile(() => this.#arm());
   }
 
   /** The WebSocket upgrade, forwarded by the Worker with the identity it verified. */
@@ -115,7 +119,7 @@ export class ChatRoom extends DurableObject<Env> {
     }
     this.#sessions.attach(server, { user: handoff.user, exp: handoff.exp, connectedAt: Date.now() });
     this.#reportSockets();
-    logEvent("socket_open", { requestId: handoff.requestId, room: handoff.room.id, user: handoff.user.id, lastSeq });
+    logDebug(this.#config, "socket_open", { requestId: handoff.requestId, room: handoff.room.id, user: handoff.user.id, lastSeq });
     send(server, {
       type: "welcome",
       room: handoff.room,
@@ -170,7 +174,7 @@ export class ChatRoom extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     metrics.websocketCloses.inc({ code: closeLabel(code) });
-    logEvent("socket_close", { room: this.#store.room?.id, user: this.#sessions.attachment(ws)?.user.id, code });
+    logDebug(this.#config, "socket_close", { room: this.#store.room?.id, user: this.#sessions.attachment(ws)?.user.id, code });
     // 1005/1006 are reserved and cannot be sent back; answer them with 1000.
     close(ws, code === 1005 || code === 1006 ? CLOSE.normal : code, "closing");
     this.#left(ws);
@@ -322,7 +326,7 @@ export class ChatRoom extends DurableObject<Env> {
    * broadcast, and the output gate holds every frame until it is durable.
    */
   #accept(roomId: string, user: User, clientMsgId: string, body: string): Accepted {
-    const seq = this.#store.findSent(user.id, clientMsgId);
+    const seq = this.#store.findSent(user.id, clientMsgId, Date.now() - this.#config.dedupeWindowMs);
     if (seq !== null) return { kind: "duplicate", seq };
     if (this.#store.outboxDepth >= this.#config.outboxMaxPending) return { kind: "overloaded" };
     const message = this.#store.append(roomId, user, clientMsgId, body);
@@ -331,7 +335,7 @@ export class ChatRoom extends DurableObject<Env> {
     // The copy starts now, batched with other rooms' by the database service;
     // the alarm is only its safety net (outbox.ts FLUSH_DELAY_MS), and after a
     // failure the alarm alone retries, with backoff.
-    if (!outboxBackingOff(this.#store, Date.now())) this.ctx.waitUntil(this.#copy(roomId));
+    if (!outboxBackingOff(this.#store, Date.now())) this.ctx.waitUntil(this.#copy(roomId, message));
     void this.#arm();
     return { kind: "stored", message };
   }
@@ -473,7 +477,7 @@ export class ChatRoom extends DurableObject<Env> {
    * commit fails: the sender is told to retry, and its resend is deduplicated.
    */
   async #acceptCommitted(roomId: string, user: User, clientMsgId: string, body: string): Promise<Accepted> {
-    const seen = this.#store.findSent(user.id, clientMsgId);
+    const seen = this.#store.findSent(user.id, clientMsgId, Date.now() - this.#config.dedupeWindowMs);
     if (seen !== null) {
       if (seen > this.#store.committed) await this.#committedThrough(roomId, seen);
       return { kind: "duplicate", seq: seen };
@@ -530,6 +534,7 @@ export class ChatRoom extends DurableObject<Env> {
         this.#reportRoom();
         if (last) this.#settle(last.seq);
         if (wanted) await this.#release("room handed over to another process");
+        if (!last) break;
       }
     } finally {
       this.#committing = false;
@@ -615,38 +620,47 @@ export class ChatRoom extends DurableObject<Env> {
    * database service, batch after batch, one copy in flight per room. A
    * failure leaves the rest for the alarm, with backoff.
    */
-  async #copy(roomId: string): Promise<void> {
+  async #copy(roomId: string, fresh?: Message): Promise<void> {
     if (this.#copying) return;
     if (!this.#config.databaseUrl) {
       deferOutbox(this.#store, Date.now(), NO_DATABASE_RETRY_MS);
       return;
     }
     this.#copying = true;
+    let failed = false;
     try {
       while (this.#store.outboxDepth > 0) {
         const result = await flushOutbox(this.#store, roomId, {
           batchSize: this.#config.outboxBatchSize,
           timeoutMs: this.#config.databaseTimeoutMs + SERVICE_SLACK_MS,
           write: (batch) => this.#db(roomId).copy(batch),
+          only: fresh,
         });
+        fresh = undefined;
         metrics.outboxFlush.inc({ result: result.ok ? "ok" : "error" });
         this.#reportRoom();
         if (!result.ok) {
           console.error(`room ${roomId}: outbox copy failed (${result.failures} in a row): ${result.error}`);
-          await this.#arm();
-          return;
+          failed = true;
+          break;
         }
         this.#store.prune(Date.now(), this.#config.logRetention, this.#config.dedupeWindowMs);
+        if (result.copied === 0) break;
       }
     } finally {
       this.#copying = false;
     }
+    // The alarm retries with backoff.
+    if (failed) await this.#arm();
   }
 
-  /** Sets the alarm for the earliest of: the next outbox copy (a safety net), the next token expiry. */
+  /** Sets the alarm for the earliest of: the next outbox copy (after a failure or a restart), the next token expiry. */
   async #arm(): Promise<void> {
     const now = Date.now();
-    const candidates = [outboxDueAt(this.#store, now), this.#sessions.nextExpiry()].filter((t): t is number => t !== null);
+    // A copy or commit in flight sets the alarm itself if it fails; a send
+    // sets none (an alarm per send woke every room 5 s after each message).
+    const outbox = this.#copying || this.#committing ? null : outboxDueAt(this.#store, now);
+    const candidates = [outbox, this.#sessions.nextExpiry()].filter((t): t is number => t !== null);
     if (candidates.length === 0) return;
     const target = Math.min(...candidates);
     if (this.#alarmAt === undefined) {

@@ -6,11 +6,11 @@ import type { RoomStore } from "./storage.ts";
 export type BatchWriter = (batch: Message[]) => Promise<unknown>;
 
 /**
- * The alarm's safety net after a send: the copy starts at once through the
- * database service, and the alarm copies what is still there this much later
- * (the object was evicted or the process killed while the copy was in flight).
+ * When the alarm copies an outbox that no copy is working on (a restart left
+ * it): this much later. Sends start their copy at once, through the
+ * database service, and set no alarm.
  */
-export const FLUSH_DELAY_MS = 5000;
+export const FLUSH_DELAY_MS = 1000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const FAILURES_KEY = "outbox_failures";
@@ -44,10 +44,11 @@ export function outboxDueAt(store: RoomStore, now: number): number | null {
 export async function flushOutbox(
   store: RoomStore,
   roomId: string,
-  options: { batchSize: number; timeoutMs: number; now?: () => number; write: BatchWriter },
+  options: { batchSize: number; timeoutMs: number; now?: () => number; write: BatchWriter; only?: Message },
 ): Promise<FlushResult> {
   const now = options.now ?? Date.now;
-  const batch = store.outboxBatch(roomId, options.batchSize);
+  // The message just appended, when it is the whole outbox: no need to read it back.
+  const batch = options.only && store.outboxDepth === 1 ? [options.only] : store.outboxBatch(roomId, options.batchSize);
   const last = batch.at(-1);
   if (!last) return { ok: true, copied: 0, remaining: 0, messages: [] };
   try {
@@ -60,7 +61,7 @@ export async function flushOutbox(
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, failures, retryInMs, error: message, cause: error };
   }
-  store.markCopied(last.seq);
+  store.markCopied(last.seq, batch.length);
   store.setCounter(FAILURES_KEY, 0);
   store.setCounter(RETRY_AT_KEY, 0);
   return { ok: true, copied: batch.length, remaining: store.outboxDepth, messages: batch };

@@ -10,6 +10,9 @@ type MessageRow = {
   created_at: string;
 };
 
+/** How often the pruning that reads the whole log (by age, old client ids) runs. */
+const SLOW_PRUNE_EVERY_MS = 60_000;
+
 const COLUMNS = "seq, id, user_id, username, body, client_msg_id, created_at";
 const M_COLUMNS = COLUMNS.split(", ").map((c) => `m.${c}`).join(", ");
 
@@ -26,6 +29,18 @@ export class RoomStore {
   readonly #metaCache = new Map<string, string | null>();
   #head: number;
   #outboxDepth: number;
+  /**
+   * Outbox entries up to this seq are in PostgreSQL but their rows may still
+   * be here: they are deleted with the next append, in its transaction, so
+   * that a copy costs no disk commit of its own. In memory only: after a
+   * restart they are copied once more, which the insert skips.
+   */
+  #copiedThrough = 0;
+  #deletedThrough = 0;
+  /** The count-based prune has nothing to do until the head passes count + this. */
+  #prunedThrough = -1;
+  /** When the age-based part of {@link prune} last ran (in memory: after a restart it runs at the first copy). */
+  #slowPruneAt = 0;
   // Read on every frame, so kept in memory once loaded.
   #room: Room | null | undefined;
 
@@ -58,7 +73,9 @@ export class RoomStore {
     // must never be handed out twice.
     const logHead = this.#sql.exec<{ head: number | null }>("SELECT max(seq) AS head FROM messages").one().head ?? 0;
     this.#head = Math.max(logHead, this.counter("head"));
-    this.#outboxDepth = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+    // Entries whose message was pruned were copied already (a pending message
+    // is never pruned); they go with the first append after the next copy.
+    this.#outboxDepth = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox o JOIN messages m ON m.seq = o.seq").one().n;
   }
 
   /** The highest seq handed out, 0 for an empty room. */
@@ -108,10 +125,14 @@ export class RoomStore {
     this.#metaCache.set("room", JSON.stringify(room));
   }
 
-  /** The seq this user's message with this client id got, within the dedupe window. */
-  findSent(userId: string, clientMsgId: string): number | null {
+  /**
+   * The seq this user's message with this client id got, if it was stored
+   * at or after `since` (the start of the dedupe window). Entries older than
+   * the window are ignored here, so that pruning them can be lazy.
+   */
+  findSent(userId: string, clientMsgId: string, since: number): number | null {
     const row = this.#sql
-      .exec<{ seq: number }>("SELECT seq FROM sent WHERE user_id = ? AND client_msg_id = ?", userId, clientMsgId)
+      .exec<{ seq: number }>("SELECT seq FROM sent WHERE user_id = ? AND client_msg_id = ? AND at_ms >= ?", userId, clientMsgId, since)
       .toArray()[0];
     return row?.seq ?? null;
   }
@@ -135,6 +156,9 @@ export class RoomStore {
       createdAt: new Date(now).toISOString(),
     };
     this.#transaction(() => {
+      if (this.#copiedThrough > this.#deletedThrough) {
+        this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", this.#copiedThrough);
+      }
       this.#sql.exec(
         `INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
         message.seq,
@@ -156,6 +180,7 @@ export class RoomStore {
       this.setCounter("head", message.seq);
     });
     // Only after the transaction committed: a failed write leaves no gap.
+    this.#deletedThrough = this.#copiedThrough;
     this.#head = message.seq;
     this.#outboxDepth += 1;
     return message;
@@ -186,15 +211,23 @@ export class RoomStore {
   /** The oldest messages still waiting for PostgreSQL, ascending. */
   outboxBatch(roomId: string, limit: number): Message[] {
     return this.#sql
-      .exec<MessageRow>(`SELECT ${M_COLUMNS} FROM outbox o JOIN messages m ON m.seq = o.seq ORDER BY o.seq LIMIT ?`, limit)
+      .exec<MessageRow>(
+        `SELECT ${M_COLUMNS} FROM outbox o JOIN messages m ON m.seq = o.seq WHERE o.seq > ? ORDER BY o.seq LIMIT ?`,
+        this.#copiedThrough,
+        limit,
+      )
       .toArray()
       .map((row) => toMessage(roomId, row));
   }
 
-  /** Drops outbox entries up to and including `seq` once PostgreSQL holds them. */
-  markCopied(seq: number): void {
-    const removed = this.#sql.exec("DELETE FROM outbox WHERE seq <= ?", seq).rowsWritten;
-    this.#outboxDepth = Math.max(0, this.#outboxDepth - removed);
+  /**
+   * PostgreSQL holds the outbox's oldest `count` entries, up to and including
+   * `seq`: they stop counting at once, and their rows go with the next append.
+   */
+  markCopied(seq: number, count: number): void {
+    if (seq <= this.#copiedThrough) return;
+    this.#copiedThrough = seq;
+    this.#outboxDepth = Math.max(0, this.#outboxDepth - count);
   }
 
   /**
@@ -255,6 +288,7 @@ export class RoomStore {
         this.#sql.exec("DELETE FROM messages WHERE seq > ?", committed);
         this.#sql.exec("DELETE FROM outbox");
         this.#outboxDepth = 0;
+        this.#deletedThrough = this.#copiedThrough;
       }
       const fresh = archived.filter((m) => m.seq > committed);
       const first = fresh[0];
@@ -289,13 +323,32 @@ export class RoomStore {
    * still in the outbox is never dropped. Returns the messages dropped.
    */
   prune(now: number, retention: { count: number; ageMs: number }, dedupeWindowMs: number): number {
-    const cutoff = new Date(now - retention.ageMs).toISOString();
-    const dropped = this.#sql.exec(
-      `DELETE FROM messages WHERE seq NOT IN (SELECT seq FROM outbox) AND (seq <= ? OR created_at < ?)`,
-      this.#head - retention.count,
-      cutoff,
-    ).rowsWritten;
-    this.#sql.exec("DELETE FROM sent WHERE at_ms < ?", now - dedupeWindowMs);
+    // By count when the head has moved past the retention since the last
+    // time: a range of the primary key. Nothing is written otherwise.
+    let dropped = 0;
+    const through = this.#head - retention.count;
+    if (through > this.#prunedThrough) {
+      dropped = this.#sql.exec(
+        "DELETE FROM messages WHERE seq <= ? AND seq NOT IN (SELECT seq FROM outbox WHERE seq > ?)",
+        through,
+        this.#copiedThrough,
+      ).rowsWritten;
+      this.#prunedThrough = through;
+    }
+    // By age, and old client ids, at most once a minute: `created_at` has no
+    // index, so this reads the whole log (a profile of the seed load had the
+    // per-copy scan among the room's hottest lines); findSent ignores ids past
+    // the window meanwhile.
+    if (now - this.#slowPruneAt >= SLOW_PRUNE_EVERY_MS) {
+      this.#slowPruneAt = now;
+      const cutoff = new Date(now - retention.ageMs).toISOString();
+      dropped += this.#sql.exec(
+        "DELETE FROM messages WHERE created_at < ? AND seq NOT IN (SELECT seq FROM outbox WHERE seq > ?)",
+        cutoff,
+        this.#copiedThrough,
+      ).rowsWritten;
+      this.#sql.exec("DELETE FROM sent WHERE at_ms < ?", now - dedupeWindowMs);
+    }
     return dropped;
   }
 

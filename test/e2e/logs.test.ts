@@ -1,4 +1,4 @@
-// Structured logs: one JSON line per request and per socket open and close,
+// Structured logs (LOG_LEVEL=debug): one JSON line per request and per socket open and close,
 // with the request id (the client's X-Request-Id, as nginx sends it, or a new
 // one), and no secret: no token, password, ticket or query string.
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -9,7 +9,8 @@ import { startServer, type RunningServer } from "../support/server.ts";
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startServer({}, "workerd");
+  // Per-request and per-socket lines are debug lines (worker/log.ts).
+  server = await startServer({ LOG_LEVEL: "debug" }, "workerd");
 });
 
 afterAll(async () => {
@@ -39,6 +40,9 @@ it("logs every request and socket as one JSON line with a request id, and no sec
   const odd = await http(server.base, "/healthz", { headers: { "X-Request-Id": "has spaces; and more" } });
   expect(odd.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 
+  // An error is an info line, logged at LOG_LEVEL=info too.
+  await http(server.base, "/rooms", { headers: { "X-Request-Id": "req-unauthorised-1" } });
+
   const peer = await Peer.open(`${server.base.replace("http", "ws")}/rooms/logs-room/ws`, {
     Authorization: `Bearer ${token}`,
     "X-Request-Id": "req-upgrade-1",
@@ -49,7 +53,7 @@ it("logs every request and socket as one JSON line with a request id, and no sec
   await waitUntil(() => logLines().some((l) => l.msg === "socket_close"), "the socket_close line", 10_000);
   const lines = logLines();
   expect(lines.find((l) => l.requestId === "req-from-nginx-1")).toMatchObject({
-    level: "info",
+    level: "debug",
     msg: "request",
     method: "GET",
     route: "/healthz",
@@ -59,6 +63,7 @@ it("logs every request and socket as one JSON line with a request id, and no sec
   expect(lines.find((l) => l.msg === "socket_open")).toMatchObject({ requestId: "req-upgrade-1", room: "logs-room" });
   expect(lines.find((l) => l.msg === "socket_close")).toMatchObject({ room: "logs-room", code: 1000 });
   expect(lines.find((l) => l.msg === "request" && l.route === "/rooms/:id/ws")).toMatchObject({ status: 101, requestId: "req-upgrade-1" });
+  expect(lines.find((l) => l.requestId === "req-unauthorised-1")).toMatchObject({ level: "info", msg: "request", status: 401 });
   const all = server.output();
   for (const secret of [token, password, "not-logged"]) expect(all).not.toContain(secret);
 });
