@@ -3,32 +3,25 @@
 // service on its long-lived connections (self-hosted and local), where a
 // connection per request forked a PostgreSQL backend per login.
 import type { Sql } from "./db.ts";
-import {
-  consumeTicket,
-  findRoomAccess,
-  findUserByUsername,
-  insertMember,
-  insertRoom,
-  insertTicket,
-  insertUser,
-  listRoomsFor,
-  ping,
-} from "./queries.ts";
+import * as queries from "./queries.ts";
 
-export const WORKER_QUERIES = {
-  consumeTicket,
-  findRoomAccess,
-  findUserByUsername,
-  insertMember,
-  insertRoom,
-  insertTicket,
-  insertUser,
-  listRoomsFor,
-  ping,
-};
+const NAMES = [
+  "consumeTicket",
+  "findRoomAccess",
+  "findUserByUsername",
+  "insertMember",
+  "insertRoom",
+  "insertTicket",
+  "insertUser",
+  "listRoomsFor",
+  "ping",
+] as const;
 
 /** A query's name. */
-export type QueryName = keyof typeof WORKER_QUERIES;
+export type QueryName = (typeof NAMES)[number];
+
+/** The Worker's queries, each taking the connection first (sql/queries.ts). */
+export const WORKER_QUERIES: Pick<typeof queries, QueryName> = queries;
 
 type Bound<Q> = {
   [K in keyof Q]: Q[K] extends (sql: Sql, ...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R> : never;
@@ -39,7 +32,7 @@ export type Queries = Bound<typeof WORKER_QUERIES>;
 
 /** True for the name of a Worker query (the service checks names that arrive over RPC). */
 export function isQueryName(name: string): name is QueryName {
-  return Object.hasOwn(WORKER_QUERIES, name);
+  return (NAMES as readonly string[]).includes(name);
 }
 
 /** Runs a query by name on `sql`. */
@@ -55,7 +48,7 @@ export function bindQueries(sql: Sql): Queries {
 
 /** The queries over any runner of named queries (the database service's RPC). */
 export function viaRunner(run: (name: QueryName, args: readonly unknown[]) => Promise<unknown>): Queries {
-  const entries = (Object.keys(WORKER_QUERIES) as QueryName[]).map((name) => [name, (...args: unknown[]) => run(name, args)]);
+  const entries = NAMES.map((name) => [name, (...args: unknown[]) => run(name, args)]);
   // One cast for the whole table: each entry forwards its own arguments to the query of the same name.
   return Object.fromEntries(entries) as Queries;
 }
