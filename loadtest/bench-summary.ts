@@ -8,7 +8,7 @@ import type { Result } from "./result.ts";
 import { peakVus, type Scenario } from "./scenario.ts";
 
 /** The servers a bench can run, in the order each round runs them. */
-export const TARGETS = ["roomcast", "roomcast-before", "bare-do", "ws"] as const;
+export const TARGETS = ["roomcast", "roomcast-before", "bare-do", "bare-do-sqlite", "ws"] as const;
 export type TargetName = (typeof TARGETS)[number];
 /** The targets whose figures are checked against the baselines. */
 export const SUBJECTS: readonly TargetName[] = ["roomcast", "roomcast-before"];

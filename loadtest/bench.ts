@@ -46,7 +46,7 @@ import { loadScenario, scaleScenario, type Scenario } from "./scenario.ts";
 import { processTree, type SeenProcess } from "./server-probe.ts";
 
 const USAGE = `usage: npm run bench -- [--scenario fanout|seed|connect|smoke|file.json] [--duration-scale F] [--vus N]
-  [--only roomcast,roomcast-before,bare-do,ws] [--repeat N] [--warmup SECONDS] [--before DIR] [--out DIR] [--quiet]`;
+  [--only roomcast,roomcast-before,bare-do,bare-do-sqlite,ws] [--repeat N] [--warmup SECONDS] [--before DIR] [--out DIR] [--quiet]`;
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -55,6 +55,7 @@ const PORTS: Record<TargetName, { http: number; metrics?: number; pg?: number }>
   roomcast: { http: 8871, metrics: 9871, pg: 5499 },
   "roomcast-before": { http: 8874, metrics: 9874, pg: 5498 },
   "bare-do": { http: 8872 },
+  "bare-do-sqlite": { http: 8875 },
   ws: { http: 8873 },
 };
 
@@ -109,6 +110,7 @@ function start(name: TargetName, checkouts: Checkouts, work: string): Promise<Ba
     return startRoomcast(name, checkouts.before.dir, checkouts.before.outDir);
   }
   if (name === "bare-do") return startBareDurableObject(PORTS["bare-do"].http, join(work, "bare-do"), "2026-11-01");
+  if (name === "bare-do-sqlite") return startBareDurableObject(PORTS["bare-do-sqlite"].http, join(work, "bare-do-sqlite"), "2026-11-01", true);
   return startWsServer(PORTS.ws.http);
 }
 

@@ -704,12 +704,6 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.#sessions.open(attachment.user.id, ws).length === 0) {
       this.#broadcastPresence("leave", attachment.user, ws);
     }
-    // Multi-process mode: an empty room with nothing to commit gives its lease
-    // up, so that the lease keeper's set (and its one statement) follows the
-    // rooms in use, not every room the process ever served.
-    if (this.#lease && !this.#committing && this.#store.outboxDepth === 0 && this.#sessions.open(undefined, ws).length === 0) {
-      this.ctx.waitUntil(this.#release("room idle"));
-    }
   }
 
   /** After sockets opened or closed: the isolate's socket count (capacity) and the room's stat. */

@@ -2,12 +2,16 @@
 // holds its sockets with the Hibernation API and writes every message to all
 // of them; nothing is authenticated or stored. It is the runtime's ceiling
 // for roomcast's shape. `loadtest/bench.ts` bundles it with esbuild and
-// serves it with the same workerd binary as roomcast.
+// serves it with the same workerd binary as roomcast. With the STORE binding
+// ("bare-do-sqlite"), each message is first inserted into the object's own
+// SQLite on this machine's disk, and the output gate holds the broadcast
+// until that write is durable: the floor of one durable commit per message.
 import { DurableObject } from "cloudflare:workers";
 import { BaselineRoom, setupAnswer, wsRoom } from "./frames.ts";
 
 interface BareEnv {
   ROOMS: DurableObjectNamespace<Room>;
+  STORE?: string;
 }
 
 export class Room extends DurableObject<BareEnv> {
@@ -25,6 +29,10 @@ export class Room extends DurableObject<BareEnv> {
     if (typeof message !== "string") return;
     this.#room ??= new BaselineRoom("room");
     const { broadcast, reply } = this.#room.receive(message);
+    if (broadcast && this.env.STORE) {
+      this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+      this.ctx.storage.sql.exec("INSERT INTO messages (body) VALUES (?)", broadcast);
+    }
     if (broadcast) {
       for (const socket of this.ctx.getWebSockets()) {
         try {

@@ -23,20 +23,21 @@ export interface Baseline {
   stop(): Promise<void>;
 }
 
-function config(compatibilityDate: string): string {
+function config(compatibilityDate: string, storeDir: string | null): string {
+  const store = storeDir !== null;
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
-  services = [ (name = "bare", worker = .bare) ],
+  services = [ (name = "bare", worker = .bare)${store ? `, (name = "room-data", disk = (path = ${JSON.stringify(storeDir)}, writable = true))` : ""} ],
   sockets = [ (name = "http", address = "127.0.0.1:8091", http = (), service = "bare") ],
 );
 
 const bare :Workerd.Worker = (
   modules = [ (name = "worker.js", esModule = embed "worker.js") ],
   compatibilityDate = "${compatibilityDate}",
-  durableObjectNamespaces = [ (className = "Room", uniqueKey = "bare-room") ],
-  durableObjectStorage = (inMemory = void),
-  bindings = [ (name = "ROOMS", durableObjectNamespace = "Room") ],
+  durableObjectNamespaces = [ (className = "Room", uniqueKey = "bare-room"${store ? ", enableSql = true" : ""}) ],
+  durableObjectStorage = ${store ? '(localDisk = "room-data")' : "(inMemory = void)"},
+  bindings = [ (name = "ROOMS", durableObjectNamespace = "Room")${store ? ', (name = "STORE", text = "1")' : ""} ],
 );
 `;
 }
@@ -126,8 +127,11 @@ export async function startedOrStopped(child: ChildProcess, ready: Promise<void>
 }
 
 /** The bare Durable Object broadcast on workerd, at 127.0.0.1:`port`. */
-export async function startBareDurableObject(port: number, outDir: string, compatibilityDate: string): Promise<Baseline> {
+export async function startBareDurableObject(port: number, outDir: string, compatibilityDate: string, store = false): Promise<Baseline> {
   await mkdir(outDir, { recursive: true });
+  // Room files on this machine's disk, beside the bundle.
+  const storeDir = store ? join(outDir, "room-data") : null;
+  if (storeDir) await mkdir(storeDir, { recursive: true });
   await build({
     entryPoints: [join(HERE, "bare-do.ts")],
     bundle: true,
@@ -137,12 +141,12 @@ export async function startBareDurableObject(port: number, outDir: string, compa
     outfile: join(outDir, "worker.js"),
     logLevel: "warning",
   });
-  await writeFile(join(outDir, "config.capnp"), config(compatibilityDate));
+  await writeFile(join(outDir, "config.capnp"), config(compatibilityDate, storeDir));
   const child = spawnServer(workerdBin(), ["serve", join(outDir, "config.capnp"), "--socket-addr", `http=127.0.0.1:${port}`]);
   const base = `http://127.0.0.1:${port}`;
   await startedOrStopped(child, waitForHttp(`${base}/healthz`, child, "the bare Durable Object baseline"));
   const seen = processTree(child.pid ?? 0);
-  return { name: "bare-do", base, pid: child.pid ?? 0, stop: () => stopServer(child, 5000, seen) };
+  return { name: store ? "bare-do-sqlite" : "bare-do", base, pid: child.pid ?? 0, stop: () => stopServer(child, 5000, seen) };
 }
 
 /** The raw `ws` broadcast server in its own Node process, at 127.0.0.1:`port`. */
