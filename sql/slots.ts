@@ -1,10 +1,10 @@
-// The isolate's PostgreSQL connection slots, shared by Worker requests and
-// room objects (a documented exception to "no shared mutable state"). workerd
-// cannot share one socket between requests, so there is no pool across them;
-// this cap keeps a burst (thousands of clients reconnecting after a restart,
-// thousands of rooms copying their outboxes) from opening more connections
-// than PostgreSQL allows (measured: 300 busy rooms with a connection each
-// exhausted a default max_connections of 100). Waiters poll instead of being
+// The isolate's PostgreSQL connection slots for Worker requests that open a
+// connection of their own: on Cloudflare, through Hyperdrive (a documented
+// exception to "no shared mutable state"). Rooms, and self-hosted requests,
+// use the process's database service instead (durable-objects/database).
+// workerd cannot share one socket between requests, so there is no pool
+// across them; this cap keeps a burst (thousands of clients reconnecting
+// after a restart) from opening more connections than PostgreSQL allows. Waiters poll instead of being
 // woken by the releaser, because a promise resolved from another request's
 // context is not delivered reliably in workerd. They poll with exponential
 // backoff (2 ms doubling to 100 ms, jittered): a fixed 5 ms poll of hundreds

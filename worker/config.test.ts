@@ -24,6 +24,8 @@ describe("readConfig", () => {
     [{ ROOM_LOG_RETENTION: "10000" }, /ROOM_LOG_RETENTION must look like 10000,7d/],
     [{ ROOM_LOG_RETENTION: "0,7d" }, /ROOM_LOG_RETENTION/],
     [{ LEASE_TTL: "15" }, /LEASE_TTL must be a duration/],
+    [{ DATABASE_SHARDS: "0" }, /DATABASE_SHARDS must be an integer of at least 1, got "0"/],
+    [{ LOG_LEVEL: "verbose" }, /LOG_LEVEL must be info or debug, got "verbose"/],
   ])("refuses %j with an error naming the setting", (vars, message) => {
     expect(() => readConfig(vars)).toThrow(message);
   });
@@ -52,6 +54,19 @@ describe("readConfig", () => {
       maxConnections: 0,
       logRetention: { count: 20, ageMs: 900_000 },
     });
+  });
+
+  it("sends the Worker's queries through the database service unless only a Hyperdrive binding gives the URL", () => {
+    const hyperdrive = { connectionString: "postgres://hyperdrive/db" };
+    expect(readConfig({ HYPERDRIVE: hyperdrive })).toMatchObject({ databaseUrl: hyperdrive.connectionString, workerDatabase: "hyperdrive" });
+    expect(readConfig({ HYPERDRIVE: hyperdrive, DATABASE_URL: "postgres://local/db" })).toMatchObject({
+      databaseUrl: "postgres://local/db",
+      workerDatabase: "service",
+    });
+    expect(readConfig({ DATABASE_URL: "postgres://local/db" })).toMatchObject({ workerDatabase: "service" });
+    expect(readConfig({})).toMatchObject({ databaseUrl: undefined, workerDatabase: "service" });
+    expect(readConfig({ LOG_LEVEL: "debug" }).logLevel).toBe("debug");
+    expect(readConfig({ DATABASE_SHARDS: "8" }).databaseShards).toBe(8);
   });
 });
 

@@ -31,7 +31,11 @@ export interface Config {
   reconnectSpreadMs: number;
   /** Time limit of one PostgreSQL call made by a room, and of waiting for a connection slot. */
   databaseTimeoutMs: number;
-  /** PostgreSQL connections one isolate holds at once (Worker requests and rooms; sql/slots.ts). */
+  /**
+   * PostgreSQL connections the process's database service holds
+   * (durable-objects/database/pool.ts); with Hyperdrive, also the cap on the
+   * Worker's per-request connections per isolate (sql/slots.ts).
+   */
   databaseMaxConnections: number;
   /** Database service objects the rooms are spread over (durable-objects/database/shard.ts). */
   databaseShards: number;
@@ -50,6 +54,12 @@ export interface Config {
   /** Release name reported with errors. */
   release: string;
   databaseUrl: string | undefined;
+  /**
+   * How the Worker's requests reach PostgreSQL: "hyperdrive" (the URL came
+   * from the HYPERDRIVE binding: a connection per request, which Hyperdrive
+   * pools) or "service" (DATABASE_URL: the process's database service).
+   */
+  workerDatabase: "service" | "hyperdrive";
 }
 
 type Vars = Partial<Record<string, unknown>>;
@@ -126,6 +136,7 @@ export function readConfig(env: object): Config {
 function parseConfig(env: object): Config {
   const vars = withDefaults(env as Vars);
   const hyperdrive = vars.HYPERDRIVE as { connectionString?: unknown } | undefined;
+  const hyperdriveUrl = typeof hyperdrive?.connectionString === "string" ? hyperdrive.connectionString : undefined;
   return {
     environment: text(vars, "ENVIRONMENT") ?? "production",
     jwtIssuer: text(vars, "JWT_ISSUER") ?? "roomcast",
@@ -159,14 +170,13 @@ function parseConfig(env: object): Config {
     sentryDsn: text(vars, "SENTRY_DSN"),
     release: `roomcast@${pkg.version}`,
     // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
-    databaseUrl:
-      text(vars, "DATABASE_URL") ??
-      (typeof hyperdrive?.connectionString === "string" ? hyperdrive.connectionString : undefined),
+    databaseUrl: text(vars, "DATABASE_URL") ?? hyperdriveUrl,
+    workerDatabase: text(vars, "DATABASE_URL") === undefined && hyperdriveUrl !== undefined ? "hyperdrive" : "service",
   };
 }
 
 function logLevel(vars: Vars): "info" | "debug" {
   const value = text(vars, "LOG_LEVEL") ?? "info";
-  if (value !== "info" && value !== "debug") throw new Error(`LOG_LEVEL: expected info or debug, got ${JSON.stringify(value)}`);
+  if (value !== "info" && value !== "debug") throw new Error(`config: LOG_LEVEL must be info or debug, got "${value}"`);
   return value;
 }

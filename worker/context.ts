@@ -43,7 +43,7 @@ export function configOf(c: AppContext): Config {
 export async function database(c: AppContext): Promise<Queries> {
   const config = configOf(c);
   if (!config.databaseUrl) throw new ApiError("database_unavailable", "no database configured (DATABASE_URL or HYPERDRIVE)");
-  if (c.env.DATABASE_URL || !("HYPERDRIVE" in c.env)) {
+  if (config.workerDatabase === "service") {
     const service = databaseFor(c.env, config.databaseShards, "worker");
     return viaRunner(async (name, args) => {
       try {
@@ -58,7 +58,7 @@ export async function database(c: AppContext): Promise<Queries> {
 
 /** A failure to reach PostgreSQL (through the service) becomes 503; anything else stays an error. */
 function unavailable(error: unknown): unknown {
-  if (isConnectionError(error) || (error instanceof Error && /timed out|no database|busy/i.test(error.message))) {
+  if (isConnectionError(error) || (error instanceof Error && /timed out|no database/i.test(error.message))) {
     return new ApiError("database_unavailable", "database unavailable, retry later");
   }
   return error;

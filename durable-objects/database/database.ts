@@ -139,17 +139,6 @@ export class Database extends DurableObject<Env> {
     return this.#sql(name, (sql) => runQuery(sql, name, args));
   }
 
-  /** RPC for tests and operators: what this service did so far. */
-  async status(): Promise<{ leases: number; copies: object; heads: object; commits: object; poolResets: number }> {
-    return {
-      leases: this.#keeper.size,
-      copies: { ...this.#copies.stats },
-      heads: { ...this.#heads.stats },
-      commits: { ...this.#fenced.stats },
-      poolResets: this.#pool?.resets ?? 0,
-    };
-  }
-
   /** The lease keeper's period: renews every held lease, a third of LEASE_TTL apart. */
   override async alarm(): Promise<void> {
     if (this.#keeper.size === 0) return;

@@ -17,8 +17,6 @@ export class Pool {
   readonly #max: number;
   readonly #timeoutMs: number;
   #sql: Sql | undefined;
-  /** Connections opened so far (each new client counts its `max`), for metrics and tests. */
-  resets = 0;
 
   constructor(url: string, options: { max: number; timeoutMs: number }) {
     this.#url = url;
@@ -45,7 +43,6 @@ export class Pool {
   #drop(sql: Sql): void {
     if (this.#sql !== sql) return;
     this.#sql = undefined;
-    this.resets += 1;
     sql.end({ timeout: 1 }).catch(() => {});
   }
 }

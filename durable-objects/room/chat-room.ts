@@ -332,11 +332,10 @@ export class ChatRoom extends DurableObject<Env> {
     const message = this.#store.append(roomId, user, clientMsgId, body);
     this.#sent(message);
     this.#reportRoom();
-    // The copy starts now, batched with other rooms' by the database service;
-    // the alarm is only its safety net (outbox.ts FLUSH_DELAY_MS), and after a
-    // failure the alarm alone retries, with backoff.
+    // The copy starts now, batched with other rooms' by the database service.
+    // A send sets no alarm: a failed copy sets it for its retry (and while
+    // that backoff runs, only the alarm retries).
     if (!outboxBackingOff(this.#store, Date.now())) this.ctx.waitUntil(this.#copy(roomId, message));
-    void this.#arm();
     return { kind: "stored", message };
   }
 
@@ -624,6 +623,7 @@ export class ChatRoom extends DurableObject<Env> {
     if (this.#copying) return;
     if (!this.#config.databaseUrl) {
       deferOutbox(this.#store, Date.now(), NO_DATABASE_RETRY_MS);
+      await this.#arm();
       return;
     }
     this.#copying = true;

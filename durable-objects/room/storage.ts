@@ -37,7 +37,7 @@ export class RoomStore {
    */
   #copiedThrough = 0;
   #deletedThrough = 0;
-  /** The count-based prune has nothing to do until the head passes count + this. */
+  /** The count-based prune has nothing to do until `head - count` passes this. */
   #prunedThrough = -1;
   /** When the age-based part of {@link prune} last ran (in memory: after a restart it runs at the first copy). */
   #slowPruneAt = 0;
