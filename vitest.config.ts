@@ -35,7 +35,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["protocol/**/*.test.ts", "worker/**/*.test.ts", "durable-objects/**/*.test.ts"],
+          include: ["protocol/**/*.test.ts", "core/**/*.test.ts", "worker/**/*.test.ts", "durable-objects/**/*.test.ts"],
           testTimeout: 20_000,
         },
       },

@@ -2,7 +2,7 @@
 // Worker that the generated config.capnp binds to its own listener
 // (`metrics`, default 127.0.0.1:9464), with no token, for a local scraper.
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { readConfig } from "../worker/config.ts";
+import { readConfig } from "../core/config.ts";
 import { scrape } from "./scrape.ts";
 
 export class MetricsEntrypoint extends WorkerEntrypoint<Env> {

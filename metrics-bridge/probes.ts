@@ -2,7 +2,7 @@
 // this process's MAX_CONNECTIONS (websocket_connections_limit), so that the
 // alerts "PostgreSQL unreachable" and "connections near capacity" work on an
 // idle process too.
-import type { Config } from "../worker/config.ts";
+import type { Config } from "../core/config.ts";
 import { ping } from "../sql/queries.ts";
 import { withTimeout } from "../sql/db.ts";
 import { createWorkerdSql } from "../sql/workerd.ts";

@@ -11,6 +11,7 @@
 // rooms' own reports. A scrape renders that sum (scrape.ts).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import pkg from "../package.json" with { type: "json" };
+import type { TokenCheck } from "../core/tokens.ts";
 
 // Text format 0.0.4 only. prom-client can write OpenMetrics, but a
 // registry's format is its own mutable state (concurrent scrapes would
@@ -142,3 +143,9 @@ export const metrics = {
   }),
 };
 metrics.buildInfo.set({ version: pkg.version }, 1);
+
+/** Counts one token verification begun at `startedMs` (a `performance.now()` reading): its time and its result. */
+export function countTokenCheck(check: TokenCheck, startedMs: number): void {
+  metrics.authValidate.observe((performance.now() - startedMs) / 1000);
+  metrics.authRequests.inc(check.ok ? { result: "success", reason: "token" } : { result: "failure", reason: `token_${check.reason}` });
+}

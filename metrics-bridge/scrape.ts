@@ -2,7 +2,7 @@
 // probe, send this isolate's newest report, then render the Stats object's
 // sum with this isolate's own gauges (database_up, the connection limit,
 // build info), in the format the scraper asked for.
-import type { Config } from "../worker/config.ts";
+import type { Config } from "../core/config.ts";
 import { CONTENT_TYPES, negotiate } from "./aggregate.ts";
 import { probe } from "./probes.ts";
 import { localFamilies, sendReport, statsStub } from "./report.ts";

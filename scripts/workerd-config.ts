@@ -18,7 +18,7 @@ export interface WorkerdBuild {
 /** Settings that only ever come from the environment: never written into the build. */
 export const SECRET_BINDINGS = ["JWT_SECRET", "DATABASE_URL", "DRAIN_TOKEN", "METRICS_TOKEN", "SENTRY_DSN"] as const;
 
-/** The binding that carries wrangler.toml's [vars] as defaults (read by worker/config.ts). */
+/** The binding that carries wrangler.toml's [vars] as defaults (read by core/config.ts). */
 export const DEFAULTS_BINDING = "ROOMCAST_DEFAULTS";
 
 /** Socket and directory names an operator can override with `--socket-addr` / `--directory-path`. */

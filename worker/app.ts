@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { authRoutes } from "./auth/routes.ts";
-import { readConfig } from "./config.ts";
+import { readConfig } from "../core/config.ts";
 import { closeDatabase, type AppEnv } from "./context.ts";
 import { errorResponse, handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
@@ -9,7 +9,7 @@ import { metricsRoutes } from "./metrics.ts";
 import { roomRoutes } from "./rooms/routes.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
 import { scheduleReport } from "../metrics-bridge/report.ts";
-import { logDebug, logEvent, requestIdOf } from "./log.ts";
+import { logDebug, logEvent, requestIdOf } from "../core/log.ts";
 
 /** A request slower than this is logged at LOG_LEVEL=info too. */
 const SLOW_REQUEST_MS = 1000;

@@ -6,7 +6,7 @@ import { acquireSlot, releaseSlot } from "../sql/slots.ts";
 import { createWorkerdSql } from "../sql/workerd.ts";
 import { bindQueries, viaRunner, type Queries } from "../sql/worker-queries.ts";
 import { databaseFor } from "../durable-objects/database/shard.ts";
-import { readConfig, type Config } from "./config.ts";
+import { readConfig, type Config } from "../core/config.ts";
 import { ApiError } from "./errors.ts";
 
 /** Hono's environment for every route. */

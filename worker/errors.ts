@@ -2,9 +2,9 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { HTTP_ERRORS, type ErrorBody, type HttpErrorCode } from "../protocol/index.ts";
 import { isConnectionError } from "../sql/db.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../core/config.ts";
 import type { AppEnv } from "./context.ts";
-import { reportError } from "./sentry.ts";
+import { reportError } from "../core/sentry.ts";
 
 /** The one error type routes throw; `onError` turns it into the contract's JSON body. */
 export class ApiError extends HTTPException {

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Message } from "../../protocol/index.ts";
 import { isQueryName, runQuery } from "../../sql/worker-queries.ts";
 import { claimLease, insertMessages, insertMessagesFencedBatch, maxArchivedSeqs, releaseLease, renewLeases, selectMessages, type HeldLease } from "../../sql/queries.ts";
-import { readConfig, type Config } from "../../worker/config.ts";
+import { readConfig, type Config } from "../../core/config.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import type { Sql } from "../../sql/db.ts";
 import { Batcher } from "./batcher.ts";

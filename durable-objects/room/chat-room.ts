@@ -15,11 +15,11 @@ import type { Lease } from "../../sql/queries.ts";
 import type { LeaseEvent } from "../database/lease-keeper.ts";
 import type { ClaimResult, Database } from "../database/database.ts";
 import { databaseFor } from "../database/shard.ts";
-import { signingKey, verifyToken } from "../../worker/auth/jwt.ts";
-import { readConfig, type Config } from "../../worker/config.ts";
-import { reportError } from "../../worker/sentry.ts";
-import { logDebug } from "../../worker/log.ts";
-import { metrics } from "../../metrics-bridge/registry.ts";
+import { signingKey, verifyToken } from "../../core/tokens.ts";
+import { readConfig, type Config } from "../../core/config.ts";
+import { reportError } from "../../core/sentry.ts";
+import { logDebug } from "../../core/log.ts";
+import { countTokenCheck, metrics } from "../../metrics-bridge/registry.ts";
 import { reportRoom, scheduleReport } from "../../metrics-bridge/report.ts";
 import { openSockets, reportRoomSockets } from "./capacity.ts";
 import { readHandoff } from "./handoff.ts";
@@ -375,7 +375,9 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   async #reauthenticate(ws: WebSocket, attachment: Attachment, token: string): Promise<void> {
+    const started = performance.now();
     const verified = await verifyToken(token, signingKey(this.env, this.#config), this.#config);
+    countTokenCheck(verified, started);
     if (!verified.ok || verified.identity.user.id !== attachment.user.id) {
       send(ws, { type: "error", code: "unauthorized", message: "token refused" });
       return;

@@ -9,7 +9,7 @@ import { startServer, type RunningServer } from "../support/server.ts";
 let server: RunningServer;
 
 beforeAll(async () => {
-  // Per-request and per-socket lines are debug lines (worker/log.ts).
+  // Per-request and per-socket lines are debug lines (core/log.ts).
   server = await startServer({ LOG_LEVEL: "debug" }, "workerd");
 });
 

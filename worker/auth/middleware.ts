@@ -1,8 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { configOf, type AppContext, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
-import { metrics } from "../../metrics-bridge/registry.ts";
-import { signingKey, verifyToken, type TokenIdentity } from "./jwt.ts";
+import { countTokenCheck, metrics } from "../../metrics-bridge/registry.ts";
+import { signingKey, verifyToken, type TokenIdentity } from "../../core/tokens.ts";
 
 /** The token of an `Authorization: Bearer …` header, if any. */
 export function bearerToken(header: string | undefined): string | undefined {
@@ -13,7 +13,9 @@ export function bearerToken(header: string | undefined): string | undefined {
 /** Verifies an access token, answering 401 `token_expired` or `unauthorized` when it fails. */
 export async function verifyBearer(c: AppContext, token: string): Promise<TokenIdentity> {
   const config = configOf(c);
+  const started = performance.now();
   const verified = await verifyToken(token, signingKey(c.env, config), config);
+  countTokenCheck(verified, started);
   if (verified.ok) return verified.identity;
   throw verified.reason === "expired"
     ? new ApiError("token_expired", "token expired")

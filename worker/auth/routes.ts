@@ -3,7 +3,7 @@ import { Credentials, LoginRequest, type LoginResponse, type RegisterResponse, t
 
 import { configOf, database, readBody, type AppEnv } from "../context.ts";
 import { ApiError } from "../errors.ts";
-import { issueToken, signingKey } from "./jwt.ts";
+import { issueToken, signingKey } from "../../core/tokens.ts";
 import { requireUser } from "./middleware.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import { DECOY_HASH, hashPassword, verifyPassword } from "./password.ts";

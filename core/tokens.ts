@@ -1,7 +1,6 @@
 import { errors, jwtVerify, SignJWT } from "jose";
-import type { User } from "../../protocol/index.ts";
-import type { Config } from "../config.ts";
-import { metrics } from "../../metrics-bridge/registry.ts";
+import type { User } from "../protocol/index.ts";
+import type { Config } from "./config.ts";
 
 const ALGORITHMS = ["HS256"];
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -83,26 +82,19 @@ export async function issueToken(user: User, key: Uint8Array, config: Config): P
 /** Why a token was refused; bounded, so it can become a metric label. */
 export type TokenFailure = "expired" | "invalid";
 
+/** What {@link verifyToken} answers. */
+export type TokenCheck = { ok: true; identity: TokenIdentity } | { ok: false; reason: TokenFailure };
+
 /** Verifies a token: HS256 only, `exp` required, issuer and audience checked, 30 s tolerance. */
-export async function verifyToken(
-  token: string,
-  key: Uint8Array,
-  config: Config,
-): Promise<{ ok: true; identity: TokenIdentity } | { ok: false; reason: TokenFailure }> {
-  const started = performance.now();
-  const result = await verifyJwt(token, key, config);
-  metrics.authValidate.observe((performance.now() - started) / 1000);
-  metrics.authRequests.inc(
-    result.ok ? { result: "success", reason: "token" } : { result: "failure", reason: `token_${result.reason}` },
-  );
-  return result;
+export function verifyToken(token: string, key: Uint8Array, config: Config): Promise<TokenCheck> {
+  return verifyJwt(token, key, config);
 }
 
 async function verifyJwt(
   token: string,
   key: Uint8Array,
   config: Config,
-): Promise<{ ok: true; identity: TokenIdentity } | { ok: false; reason: TokenFailure }> {
+): Promise<TokenCheck> {
   let cache = verified.get(key);
   if (!cache) {
     cache = new Map();
@@ -126,7 +118,7 @@ async function verifyUncached(
   token: string,
   key: Uint8Array,
   config: Config,
-): Promise<{ ok: true; identity: TokenIdentity } | { ok: false; reason: TokenFailure }> {
+): Promise<TokenCheck> {
   try {
     const { payload } = await jwtVerify(token, await hmacKey(key), {
       algorithms: ALGORITHMS,
