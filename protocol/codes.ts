@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * Stable error codes and close codes of the public contract (v1).
  * Clients branch on these strings and numbers; renaming one is a breaking change.
@@ -63,7 +65,13 @@ export const CLOSE = {
 /** A close code of the contract. */
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
 
-/** The JSON body of every HTTP error. */
-export interface ErrorBody {
-  error: { code: HttpErrorCode; message: string };
+/** True for an error code of {@link HTTP_ERRORS}. */
+export function isHttpErrorCode(code: unknown): code is HttpErrorCode {
+  return typeof code === "string" && Object.hasOwn(HTTP_ERRORS, code);
 }
+
+/** The JSON body of every HTTP error. */
+export const ErrorBody = z.object({
+  error: z.object({ code: z.custom<HttpErrorCode>(isHttpErrorCode, "unknown error code"), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;

@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { parseClientFrame, parseServerFrame } from "./frames.ts";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { FrameErrorCode } from "./codes.ts";
+import { encodeServerFrame, parseClientFrame, parseServerFrame, type ServerFrame } from "./frames.ts";
+import type { Message, PresenceUser, Room, User } from "./model.ts";
 
 describe("parseClientFrame", () => {
   it.each([
@@ -73,5 +75,62 @@ describe("parseServerFrame", () => {
     expect(parseServerFrame('{"type":"ack","clientMsgId":"a","seq":3}').ok).toBe(true);
     expect(parseServerFrame('{"type":"error","code":"made_up","message":"x"}').ok).toBe(false);
     expect(parseServerFrame('{"type":"message","seq":1}').ok).toBe(false);
+  });
+});
+
+describe("ServerFrame", () => {
+  const message: Message = {
+    seq: 7,
+    id: "m7",
+    roomId: "lobby",
+    userId: "u1",
+    username: "ada",
+    body: "hi",
+    clientMsgId: "c1",
+    createdAt: "2026-01-01T00:00:00.000Z",
+  };
+  const frames: ServerFrame[] = [
+    {
+      type: "welcome",
+      room: { id: "lobby", name: "Lobby", type: "public", createdAt: "2026-01-01T00:00:00.000Z" },
+      user: { id: "u1", username: "ada" },
+      headSeq: 7,
+      presence: [{ userId: "u1", username: "ada" }],
+    },
+    { type: "message", ...message },
+    { type: "ack", clientMsgId: "c1", seq: 7 },
+    { type: "presence", event: "join", user: { userId: "u1", username: "ada" } },
+    { type: "typing", user: { userId: "u1", username: "ada" } },
+    { type: "error", code: "rate_limited", message: "slow down" },
+    { type: "resync_required", fromSeq: 3 },
+    { type: "pong" },
+    { type: "goaway", retryAfterMs: 4210 },
+  ];
+
+  it.each(frames.map((f) => [f.type, f] as const))("%s survives encode and parse unchanged", (_type, frame) => {
+    expect(parseServerFrame(encodeServerFrame(frame))).toEqual({ ok: true, value: frame });
+  });
+
+  it("is the schema's type: the model's types inside, the contract's error codes", () => {
+    expectTypeOf<Extract<ServerFrame, { type: "welcome" }>>().toEqualTypeOf<{
+      type: "welcome";
+      room: Room;
+      user: User;
+      headSeq: number;
+      presence: PresenceUser[];
+    }>();
+    expectTypeOf<Omit<Extract<ServerFrame, { type: "message" }>, "type">>().toEqualTypeOf<Message>();
+    expectTypeOf<Extract<ServerFrame, { type: "error" }>["code"]>().toEqualTypeOf<FrameErrorCode>();
+  });
+
+  it("names an unknown error code, and a code that is not a string", () => {
+    expect(parseServerFrame('{"type":"error","code":"made_up","message":"x"}')).toEqual({
+      ok: false,
+      code: "bad_frame",
+      message: "unknown error code made_up",
+    });
+    const notText = parseServerFrame('{"type":"error","code":5,"message":"x"}');
+    expect(notText).toMatchObject({ ok: false, code: "bad_frame" });
+    expect(!notText.ok && notText.message).toMatch(/^code: .*expected string/);
   });
 });

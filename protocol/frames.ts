@@ -1,10 +1,9 @@
 import { z } from "zod";
 import { FRAME_ERRORS, type FrameErrorCode } from "./codes.ts";
 import { DEFAULT_LIMITS, type FrameLimits } from "./limits.ts";
-import { RoomSchema, UserSchema, type Message, type PresenceUser, type Room, type User } from "./model.ts";
+import { MessageSchema, PresenceUserSchema, RoomSchema, SeqSchema as seq, UserSchema } from "./model.ts";
 
 const clientMsgId = z.string().min(1).max(DEFAULT_LIMITS.maxClientMsgIdChars);
-const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 function clientFrameSchema(maxBodyChars: number) {
   return z.discriminatedUnion("type", [
@@ -72,47 +71,31 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
   return `${where}: ${issue.message}`.slice(0, 200);
 }
 
-const presenceUser = z.object({ userId: z.string(), username: z.string() });
-const messageFields = {
-  seq,
-  id: z.string(),
-  roomId: z.string(),
-  userId: z.string(),
-  username: z.string(),
-  body: z.string(),
-  clientMsgId: z.string(),
-  createdAt: z.string(),
-};
-
 const serverFrameSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("welcome"),
     room: RoomSchema,
     user: UserSchema,
     headSeq: seq,
-    presence: z.array(presenceUser),
+    presence: z.array(PresenceUserSchema),
   }),
-  z.object({ type: z.literal("message"), ...messageFields }),
+  z.object({ type: z.literal("message"), ...MessageSchema.shape }),
   z.object({ type: z.literal("ack"), clientMsgId: z.string(), seq }),
-  z.object({ type: z.literal("presence"), event: z.enum(["join", "leave"]), user: presenceUser }),
-  z.object({ type: z.literal("typing"), user: presenceUser }),
-  z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),
+  z.object({ type: z.literal("presence"), event: z.enum(["join", "leave"]), user: PresenceUserSchema }),
+  z.object({ type: z.literal("typing"), user: PresenceUserSchema }),
+  z.object({
+    type: z.literal("error"),
+    // A string first, so that a non-string is described as such; then one of the contract's codes.
+    code: z.string().pipe(z.enum(FRAME_ERRORS, { error: (issue) => `unknown error code ${String(issue.input)}` })),
+    message: z.string(),
+  }),
   z.object({ type: z.literal("resync_required"), fromSeq: seq }),
   z.object({ type: z.literal("pong") }),
   z.object({ type: z.literal("goaway"), retryAfterMs: z.number().int().nonnegative() }),
 ]);
 
 /** A frame the server sends. */
-export type ServerFrame =
-  | { type: "welcome"; room: Room; user: User; headSeq: number; presence: PresenceUser[] }
-  | ({ type: "message" } & Message)
-  | { type: "ack"; clientMsgId: string; seq: number }
-  | { type: "presence"; event: "join" | "leave"; user: PresenceUser }
-  | { type: "typing"; user: PresenceUser }
-  | { type: "error"; code: FrameErrorCode; message: string }
-  | { type: "resync_required"; fromSeq: number }
-  | { type: "pong" }
-  | { type: "goaway"; retryAfterMs: number };
+export type ServerFrame = z.infer<typeof serverFrameSchema>;
 
 /** Parses one frame from the server (used by clients, tests and the load test). */
 export function parseServerFrame(raw: string): Parsed<ServerFrame, "bad_frame"> {
@@ -123,18 +106,11 @@ export function parseServerFrame(raw: string): Parsed<ServerFrame, "bad_frame"> 
     return { ok: false, code: "bad_frame", message: "frame is not valid JSON" };
   }
   const result = serverFrameSchema.safeParse(data);
-  if (!result.success) {
-    return { ok: false, code: "bad_frame", message: describeIssue(result.error.issues[0]) };
-  }
-  const frame = result.data;
-  if (frame.type === "error" && !isFrameErrorCode(frame.code)) {
-    return { ok: false, code: "bad_frame", message: `unknown error code ${frame.code}` };
-  }
-  return { ok: true, value: frame as ServerFrame };
-}
-
-function isFrameErrorCode(code: string): code is FrameErrorCode {
-  return (FRAME_ERRORS as readonly string[]).includes(code);
+  if (result.success) return { ok: true, value: result.data };
+  const issue = result.error.issues[0];
+  // An error code outside the contract is named as such, without a path.
+  const unknownCode = issue?.code === "invalid_value" && issue.path.length === 1 && issue.path[0] === "code";
+  return { ok: false, code: "bad_frame", message: unknownCode ? issue.message : describeIssue(issue) };
 }
 
 /** Serialises a server frame; the one place server frames become text. */

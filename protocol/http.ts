@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_LIMITS } from "./limits.ts";
-import { ROOM_ID_PATTERN, RoomType, USERNAME_PATTERN, type Message, type Room, type User } from "./model.ts";
+import { MessageSchema, ROOM_ID_PATTERN, RoomSchema, RoomType, USERNAME_PATTERN, UserSchema } from "./model.ts";
 
 /** `POST /auth/register` and `POST /auth/login`. */
 export const Credentials = z.object({
@@ -54,11 +54,18 @@ export const HistoryQuery = z
   });
 export type HistoryQuery = z.infer<typeof HistoryQuery>;
 
-/** Response bodies, named so that clients and tests share them. */
-export interface RegisterResponse { user: User }
-export interface LoginResponse { token: string; expiresAt: string; user: User }
-export interface TicketResponse { ticket: string; expiresAt: string }
-export interface RoomResponse { room: Room }
-export interface RoomsResponse { rooms: Room[] }
-export interface MessagesResponse { messages: Message[] }
-export interface MessageResponse { message: Message }
+/** Response bodies, named so that clients and tests share them (and may parse them). */
+export const RegisterResponse = z.object({ user: UserSchema });
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
+export const LoginResponse = z.object({ token: z.string(), expiresAt: z.string(), user: UserSchema });
+export type LoginResponse = z.infer<typeof LoginResponse>;
+export const TicketResponse = z.object({ ticket: z.string(), expiresAt: z.string() });
+export type TicketResponse = z.infer<typeof TicketResponse>;
+export const RoomResponse = z.object({ room: RoomSchema });
+export type RoomResponse = z.infer<typeof RoomResponse>;
+export const RoomsResponse = z.object({ rooms: z.array(RoomSchema) });
+export type RoomsResponse = z.infer<typeof RoomsResponse>;
+export const MessagesResponse = z.object({ messages: z.array(MessageSchema) });
+export type MessagesResponse = z.infer<typeof MessagesResponse>;
+export const MessageResponse = z.object({ message: MessageSchema });
+export type MessageResponse = z.infer<typeof MessageResponse>;
