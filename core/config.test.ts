@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration, readConfig } from "./config.ts";
+import { parseDuration, readConfig, SETTINGS } from "./config.ts";
 
 describe("readConfig", () => {
   it("falls back to the documented defaults", () => {
@@ -26,8 +26,45 @@ describe("readConfig", () => {
     [{ LEASE_TTL: "15" }, /LEASE_TTL must be a duration/],
     [{ DATABASE_SHARDS: "0" }, /DATABASE_SHARDS must be an integer of at least 1, got "0"/],
     [{ LOG_LEVEL: "verbose" }, /LOG_LEVEL must be info or debug, got "verbose"/],
+    // One of each kind of schema error, with the value as given (trimmed).
+    [{ TOKEN_TTL_SECONDS: " 1.5 " }, /^config: TOKEN_TTL_SECONDS must be an integer of at least 1, got "1.5"$/],
+    [{ RATE_LIMIT_BURST: "ten" }, /^config: RATE_LIMIT_BURST must be an integer of at least 1, got "ten"$/],
+    [{ MAX_CONNECTIONS: "0.5" }, /^config: MAX_CONNECTIONS must be an integer of at least 0, got "0.5"$/],
+    [{ DEDUPE_WINDOW: "5w" }, /^config: DEDUPE_WINDOW must be a duration like 30s, 15m, 24h or 7d, got "5w"$/],
+    [{ DATABASE_TIMEOUT: "-5s" }, /^config: DATABASE_TIMEOUT must be a duration like 30s, 15m, 24h or 7d, got "-5s"$/],
+    [{ ROOM_LOG_RETENTION: "10000,7x" }, /^config: ROOM_LOG_RETENTION must look like 10000,7d, got "10000,7x"$/],
+    [{ ROOM_LOG_RETENTION: "1.5,7d" }, /^config: ROOM_LOG_RETENTION must look like 10000,7d, got "1.5,7d"$/],
+    [{ LOG_LEVEL: "DEBUG" }, /^config: LOG_LEVEL must be info or debug, got "DEBUG"$/],
   ])("refuses %j with an error naming the setting", (vars, message) => {
     expect(() => readConfig(vars)).toThrow(message);
+  });
+
+  it("names every malformed setting in one error, in the table's order", () => {
+    expect(() => readConfig({ LOG_LEVEL: "loud", MAX_BODY_CHARS: "0", AUTH_GRACE: "1" })).toThrow(
+      'config: MAX_BODY_CHARS must be an integer of at least 1, got "0"; ' +
+        'config: AUTH_GRACE must be a duration like 30s, 15m, 24h or 7d, got "1"; ' +
+        'config: LOG_LEVEL must be info or debug, got "loud"',
+    );
+  });
+
+  it("trims values, takes the default for blank, null or non-text values, and ignores names it does not know", () => {
+    expect(readConfig({ MAX_BODY_CHARS: "  12 ", NODE_ID: " host-2 ", ALLOWED_ORIGINS: " https://a.example , ,https://b.example " })).toMatchObject({
+      maxBodyChars: 12,
+      nodeId: "host-2",
+      allowedOrigins: ["https://a.example", "https://b.example"],
+    });
+    const defaults = readConfig({});
+    expect(readConfig({ MAX_BODY_CHARS: "   ", RATE_LIMIT_BURST: null, OUTBOX_BATCH_SIZE: 7, NODE_ID: "", LOG_LEVEL: {} })).toEqual(defaults);
+    expect(readConfig({ UNKNOWN_SETTING: "abc", ROOMS: { binding: true }, max_body_chars: "abc" })).toEqual(defaults);
+  });
+
+  it("parses once per env object (one per isolate) and again for another object", () => {
+    const env = { RATE_LIMIT_BURST: "30" };
+    const first = readConfig(env);
+    expect(readConfig(env)).toBe(first);
+    env.RATE_LIMIT_BURST = "40";
+    expect(readConfig(env).rateLimitBurst).toBe(30);
+    expect(readConfig({ ...env }).rateLimitBurst).toBe(40);
   });
 
   it("takes the self-hosted build's defaults (ROOMCAST_DEFAULTS) where the environment is unset (null), and the environment where set", () => {
@@ -67,6 +104,29 @@ describe("readConfig", () => {
     expect(readConfig({})).toMatchObject({ databaseUrl: undefined, workerDatabase: "service" });
     expect(readConfig({ LOG_LEVEL: "debug" }).logLevel).toBe("debug");
     expect(readConfig({ DATABASE_SHARDS: "8" }).databaseShards).toBe(8);
+  });
+});
+
+describe("SETTINGS (derived from the schema)", () => {
+  it("lists each setting once, the secrets included, and no binding", () => {
+    expect(new Set(SETTINGS).size).toBe(SETTINGS.length);
+    expect(SETTINGS).toEqual(expect.arrayContaining(["ENVIRONMENT", "JWT_SECRET", "ROOM_LOG_RETENTION", "DRAIN_TOKEN", "DATABASE_URL", "LEASE_TTL"]));
+    expect(SETTINGS).not.toContain("HYPERDRIVE");
+    expect(SETTINGS).not.toContain("ROOMCAST_DEFAULTS");
+    expect(SETTINGS.every((name) => /^[A-Z][A-Z0-9_]*$/.test(name))).toBe(true);
+  });
+
+  // JWT_SECRET is read by core/tokens.ts (signingKey), so it changes no field here.
+  it.each(SETTINGS.filter((name) => name !== "JWT_SECRET"))("%s is read: an odd value changes the config or is refused by name", (name) => {
+    const odd = { [name]: "odd-value" };
+    let changed: boolean;
+    try {
+      changed = JSON.stringify(readConfig(odd)) !== JSON.stringify(readConfig({}));
+    } catch (error) {
+      expect(String(error)).toContain(`config: ${name} must`);
+      changed = true;
+    }
+    expect(changed).toBe(true);
   });
 });
 

@@ -1,84 +1,13 @@
+import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import { DEFAULT_LIMITS } from "../protocol/index.ts";
 
-/** Settings read from the environment, with the defaults of the README's table. */
-export interface Config {
-  environment: string;
-  jwtIssuer: string;
-  jwtAudience: string;
-  tokenTtlSeconds: number;
-  allowedOrigins: readonly string[];
-  maxBodyChars: number;
-  maxFrameBytes: number;
-  rateLimitPerSecond: number;
-  rateLimitBurst: number;
-  outboxBatchSize: number;
-  /** Messages the outbox may hold before sends are refused with `overloaded`. */
-  outboxMaxPending: number;
-  /** Copied messages the room log keeps: at most the newest `count`, none older than `ageMs`. */
-  logRetention: { count: number; ageMs: number };
-  /** How long a clientMsgId is remembered for dedupe. */
-  dedupeWindowMs: number;
-  /** How long a socket may outlive its token's `exp` before it is closed 4401. */
-  authGraceMs: number;
-  /** Bytes queued to one socket before it is closed 4001 as a slow consumer. */
-  sendBufferMaxBytes: number;
-  /** Messages a socket may be behind (by its receipts, or held during a resume) before it is closed 4001. */
-  slowConsumerLag: number;
-  /** Open sockets allowed in this runtime process; 0 means no limit. */
-  maxConnections: number;
-  /** Upper bound of the jittered `retryAfterMs` in `goaway` frames. */
-  reconnectSpreadMs: number;
-  /** Time limit of one PostgreSQL call made by a room, and of waiting for a connection slot. */
-  databaseTimeoutMs: number;
-  /**
-   * PostgreSQL connections the process's database service holds
-   * (durable-objects/database/pool.ts); with Hyperdrive, also the cap on the
-   * Worker's per-request connections per isolate (sql/slots.ts).
-   */
-  databaseMaxConnections: number;
-  /** Database service objects the rooms are spread over (durable-objects/database/shard.ts). */
-  databaseShards: number;
-  /** `debug` adds a line per request and per socket open and close; `info` logs errors, slow requests and events. */
-  logLevel: "info" | "debug";
-  /** This process's name among several behind nginx; set, rooms run in multi-process mode (leases, ack after commit). */
-  nodeId: string | undefined;
-  /** How long a room's lease outlives its owner's last renewal (multi-process mode). */
-  leaseTtlMs: number;
-  /** Shared secret of `POST /internal/drain`; unset disables the route. */
-  drainToken: string | undefined;
-  /** Bearer secret of `GET /metrics`; unset disables the route (the self-hosted metrics socket needs none). */
-  metricsToken: string | undefined;
-  /** Sentry DSN for unexpected errors; unset reports nothing. */
-  sentryDsn: string | undefined;
-  /** Release name reported with errors. */
-  release: string;
-  databaseUrl: string | undefined;
-  /**
-   * How the Worker's requests reach PostgreSQL: "hyperdrive" (the URL came
-   * from the HYPERDRIVE binding: a connection per request, which Hyperdrive
-   * pools) or "service" (DATABASE_URL: the process's database service).
-   */
-  workerDatabase: "service" | "hyperdrive";
-}
-
-type Vars = Partial<Record<string, unknown>>;
-
-function text(vars: Vars, key: string): string | undefined {
-  const value = vars[key];
-  return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
-}
-
-/** An integer of at least `min` (1 for counts and sizes, 0 where 0 means "no limit"). */
-function integer(vars: Vars, key: string, fallback: number, min = 1): number {
-  const raw = text(vars, key);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`config: ${key} must be an integer of at least ${min}, got "${raw}"`);
-  }
-  return value;
-}
+// Every setting is defined once, in the schema below: its name, its default
+// (written as the setting itself would be, for example "7d"), how it is parsed
+// and what makes it malformed. The list of settings (SETTINGS) and the Config
+// type are derived from it: `npm start` forwards SETTINGS to the runtime, and
+// test/architecture/config-table.test.ts checks the README's table and
+// wrangler.toml's [vars] against it.
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -88,24 +17,169 @@ export function parseDuration(raw: string): number | undefined {
   return match?.[1] && match[2] ? Number(match[1]) * (UNIT_MS[match[2]] ?? 0) : undefined;
 }
 
-function duration(vars: Vars, key: string, fallback: string): number {
-  const raw = text(vars, key) ?? fallback;
-  const value = parseDuration(raw);
-  if (value === undefined) throw new Error(`config: ${key} must be a duration like 30s, 15m, 24h or 7d, got "${raw}"`);
-  return value;
+/** A setting's text, trimmed; absent, null (workerd's unset variable), blank or not a string is unset. */
+const text = z.unknown().optional().transform((value) => (typeof value === "string" && value.trim() !== "" ? value.trim() : undefined));
+
+/** A text setting with a default. */
+const textOr = (fallback: string) => text.transform((value) => value ?? fallback);
+
+/**
+ * A setting that `parse` turns into a value, or refuses with undefined. `rule`
+ * completes the error "config: NAME must …, got "<value>"". An unset setting
+ * takes `fallback`, parsed the same way.
+ */
+function parsed<T>(fallback: string, rule: string, parse: (raw: string) => T | undefined) {
+  return text.transform((value, ctx) => {
+    const raw = value ?? fallback;
+    const result = parse(raw);
+    if (result === undefined) {
+      ctx.issues.push({ code: "custom", input: raw, message: `must ${rule}, got "${raw}"` });
+      return z.NEVER;
+    }
+    return result;
+  });
 }
 
-/** `ROOM_LOG_RETENTION`: `<count>,<age>`, for example `10000,7d`. */
-function retention(vars: Vars): { count: number; ageMs: number } {
-  const raw = text(vars, "ROOM_LOG_RETENTION") ?? "10000,7d";
-  const [countText = "", ageText = ""] = raw.split(",");
-  const count = Number(countText.trim());
-  const ageMs = parseDuration(ageText);
-  if (!Number.isInteger(count) || count < 1 || ageMs === undefined) {
-    throw new Error(`config: ROOM_LOG_RETENTION must look like 10000,7d, got "${raw}"`);
-  }
-  return { count, ageMs };
-}
+/** An integer of at least `min` (1 for counts and sizes, 0 where 0 means "no limit"). */
+const integer = (fallback: number, min = 1) =>
+  parsed(String(fallback), `be an integer of at least ${min}`, (raw) => {
+    const value = Number(raw);
+    return Number.isInteger(value) && value >= min ? value : undefined;
+  });
+
+const duration = (fallback: string) => parsed(fallback, "be a duration like 30s, 15m, 24h or 7d", parseDuration);
+
+/** Comma-separated, blanks dropped; unset is the empty list. */
+const list = text.transform((value) =>
+  (value ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== ""),
+);
+
+/** The settings, in the order of the README's table. */
+const settings = z.object({
+  ENVIRONMENT: textOr("production"),
+  // Read by core/tokens.ts (signingKey), not here: a missing or short secret
+  // fails only what signs or verifies tokens, not every request.
+  JWT_SECRET: text,
+  JWT_ISSUER: textOr("roomcast"),
+  JWT_AUDIENCE: textOr("roomcast"),
+  TOKEN_TTL_SECONDS: integer(3600),
+  ALLOWED_ORIGINS: list,
+  MAX_BODY_CHARS: integer(DEFAULT_LIMITS.maxBodyChars),
+  MAX_FRAME_BYTES: integer(DEFAULT_LIMITS.maxFrameBytes),
+  RATE_LIMIT_PER_SECOND: integer(10),
+  RATE_LIMIT_BURST: integer(20),
+  OUTBOX_BATCH_SIZE: integer(500),
+  OUTBOX_MAX_PENDING: integer(100_000),
+  /** `<count>,<age>`. */
+  ROOM_LOG_RETENTION: parsed("10000,7d", "look like 10000,7d", (raw) => {
+    const [countText = "", ageText = ""] = raw.split(",");
+    const count = Number(countText.trim());
+    const ageMs = parseDuration(ageText);
+    return Number.isInteger(count) && count >= 1 && ageMs !== undefined ? { count, ageMs } : undefined;
+  }),
+  DEDUPE_WINDOW: duration("7d"),
+  AUTH_GRACE: duration("60s"),
+  SEND_BUFFER_MAX_BYTES: integer(1_048_576),
+  SLOW_CONSUMER_LAG: integer(2000),
+  MAX_CONNECTIONS: integer(0, 0),
+  RECONNECT_SPREAD: duration("10s"),
+  DATABASE_TIMEOUT: duration("10s"),
+  DATABASE_MAX_CONNECTIONS: integer(16),
+  DATABASE_SHARDS: integer(1),
+  LOG_LEVEL: parsed("info", "be info or debug", (raw) => (raw === "info" || raw === "debug" ? raw : undefined)),
+  NODE_ID: text,
+  LEASE_TTL: duration("15s"),
+  SENTRY_DSN: text,
+  METRICS_TOKEN: text,
+  DRAIN_TOKEN: text,
+  DATABASE_URL: text,
+});
+
+export type SettingName = keyof typeof settings.shape;
+
+/** Every setting's name, in the order of the README's table. */
+export const SETTINGS = Object.keys(settings.shape) as readonly SettingName[];
+
+/** Bindings read beside the settings: not text, so not settings (npm start does not forward them). */
+const bindings = {
+  /** Hyperdrive: its `connectionString` is the database when DATABASE_URL is unset. */
+  HYPERDRIVE: z.unknown().optional().transform((binding) => {
+    const url = (binding as { connectionString?: unknown } | null | undefined)?.connectionString;
+    return typeof url === "string" ? url : undefined;
+  }),
+};
+
+/** The bindings' names (the README's table marks them "(binding)"). */
+export const BINDINGS = Object.keys(bindings) as readonly (keyof typeof bindings)[];
+
+const schema = z.object({ ...settings.shape, ...bindings }).transform((s) => ({
+  environment: s.ENVIRONMENT,
+  jwtIssuer: s.JWT_ISSUER,
+  jwtAudience: s.JWT_AUDIENCE,
+  tokenTtlSeconds: s.TOKEN_TTL_SECONDS,
+  allowedOrigins: s.ALLOWED_ORIGINS as readonly string[],
+  maxBodyChars: s.MAX_BODY_CHARS,
+  maxFrameBytes: s.MAX_FRAME_BYTES,
+  rateLimitPerSecond: s.RATE_LIMIT_PER_SECOND,
+  rateLimitBurst: s.RATE_LIMIT_BURST,
+  outboxBatchSize: s.OUTBOX_BATCH_SIZE,
+  /** Messages the outbox may hold before sends are refused with `overloaded`. */
+  outboxMaxPending: s.OUTBOX_MAX_PENDING,
+  /** Copied messages the room log keeps: at most the newest `count`, none older than `ageMs`. */
+  logRetention: s.ROOM_LOG_RETENTION,
+  /** How long a clientMsgId is remembered for dedupe. */
+  dedupeWindowMs: s.DEDUPE_WINDOW,
+  /** How long a socket may outlive its token's `exp` before it is closed 4401. */
+  authGraceMs: s.AUTH_GRACE,
+  /** Bytes queued to one socket before it is closed 4001 as a slow consumer. */
+  sendBufferMaxBytes: s.SEND_BUFFER_MAX_BYTES,
+  /** Messages a socket may be behind (by its receipts, or held during a resume) before it is closed 4001. */
+  slowConsumerLag: s.SLOW_CONSUMER_LAG,
+  /** Open sockets allowed in this runtime process; 0 means no limit. */
+  maxConnections: s.MAX_CONNECTIONS,
+  /** Upper bound of the jittered `retryAfterMs` in `goaway` frames. */
+  reconnectSpreadMs: s.RECONNECT_SPREAD,
+  /** Time limit of one PostgreSQL call made by a room, and of waiting for a connection slot. */
+  databaseTimeoutMs: s.DATABASE_TIMEOUT,
+  /**
+   * PostgreSQL connections the process's database service holds
+   * (durable-objects/database/pool.ts); with Hyperdrive, also the cap on the
+   * Worker's per-request connections per isolate (sql/slots.ts).
+   */
+  databaseMaxConnections: s.DATABASE_MAX_CONNECTIONS,
+  /** Database service objects the rooms are spread over (durable-objects/database/shard.ts). */
+  databaseShards: s.DATABASE_SHARDS,
+  /** `debug` adds a line per request and per socket open and close; `info` logs errors, slow requests and events. */
+  logLevel: s.LOG_LEVEL,
+  /** This process's name among several behind nginx; set, rooms run in multi-process mode (leases, ack after commit). */
+  nodeId: s.NODE_ID,
+  /** How long a room's lease outlives its owner's last renewal (multi-process mode). */
+  leaseTtlMs: s.LEASE_TTL,
+  /** Shared secret of `POST /internal/drain`; unset disables the route. */
+  drainToken: s.DRAIN_TOKEN,
+  /** Bearer secret of `GET /metrics`; unset disables the route (the self-hosted metrics socket needs none). */
+  metricsToken: s.METRICS_TOKEN,
+  /** Sentry DSN for unexpected errors; unset reports nothing. */
+  sentryDsn: s.SENTRY_DSN,
+  /** Release name reported with errors. */
+  release: `roomcast@${pkg.version}`,
+  // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
+  databaseUrl: s.DATABASE_URL ?? s.HYPERDRIVE,
+  /**
+   * How the Worker's requests reach PostgreSQL: "hyperdrive" (the URL came
+   * from the HYPERDRIVE binding: a connection per request, which Hyperdrive
+   * pools) or "service" (DATABASE_URL: the process's database service).
+   */
+  workerDatabase: (s.DATABASE_URL === undefined && s.HYPERDRIVE !== undefined ? "hyperdrive" : "service") as "service" | "hyperdrive",
+}));
+
+/** The settings as the code reads them, with the defaults of the README's table. */
+export type Config = z.output<typeof schema>;
+
+type Vars = Partial<Record<string, unknown>>;
 
 /**
  * The self-hosted build (scripts/build-workerd.ts) binds each setting to an
@@ -121,62 +195,20 @@ function withDefaults(env: Vars): Vars {
 
 // Parsed once per env object (one per isolate in workerd): a profile of the
 // seed load had the parse, run on every request, among the hottest functions.
-const parsed = new WeakMap<object, Config>();
+const parsedConfigs = new WeakMap<object, Config>();
 
-/** Reads the config; throws a clear error on a malformed value. */
+/** Reads the config; throws an error naming each malformed setting. */
 export function readConfig(env: object): Config {
-  let config = parsed.get(env);
+  let config = parsedConfigs.get(env);
   if (!config) {
     config = parseConfig(env);
-    parsed.set(env, config);
+    parsedConfigs.set(env, config);
   }
   return config;
 }
 
 function parseConfig(env: object): Config {
-  const vars = withDefaults(env as Vars);
-  const hyperdrive = vars.HYPERDRIVE as { connectionString?: unknown } | undefined;
-  const hyperdriveUrl = typeof hyperdrive?.connectionString === "string" ? hyperdrive.connectionString : undefined;
-  return {
-    environment: text(vars, "ENVIRONMENT") ?? "production",
-    jwtIssuer: text(vars, "JWT_ISSUER") ?? "roomcast",
-    jwtAudience: text(vars, "JWT_AUDIENCE") ?? "roomcast",
-    tokenTtlSeconds: integer(vars, "TOKEN_TTL_SECONDS", 3600),
-    allowedOrigins: (text(vars, "ALLOWED_ORIGINS") ?? "")
-      .split(",")
-      .map((o) => o.trim())
-      .filter((o) => o !== ""),
-    maxBodyChars: integer(vars, "MAX_BODY_CHARS", DEFAULT_LIMITS.maxBodyChars),
-    maxFrameBytes: integer(vars, "MAX_FRAME_BYTES", DEFAULT_LIMITS.maxFrameBytes),
-    rateLimitPerSecond: integer(vars, "RATE_LIMIT_PER_SECOND", 10),
-    rateLimitBurst: integer(vars, "RATE_LIMIT_BURST", 20),
-    outboxBatchSize: integer(vars, "OUTBOX_BATCH_SIZE", 500),
-    outboxMaxPending: integer(vars, "OUTBOX_MAX_PENDING", 100_000),
-    logRetention: retention(vars),
-    dedupeWindowMs: duration(vars, "DEDUPE_WINDOW", "7d"),
-    authGraceMs: duration(vars, "AUTH_GRACE", "60s"),
-    sendBufferMaxBytes: integer(vars, "SEND_BUFFER_MAX_BYTES", 1_048_576),
-    slowConsumerLag: integer(vars, "SLOW_CONSUMER_LAG", 2000),
-    maxConnections: integer(vars, "MAX_CONNECTIONS", 0, 0),
-    reconnectSpreadMs: duration(vars, "RECONNECT_SPREAD", "10s"),
-    databaseTimeoutMs: duration(vars, "DATABASE_TIMEOUT", "10s"),
-    databaseMaxConnections: integer(vars, "DATABASE_MAX_CONNECTIONS", 16),
-    databaseShards: integer(vars, "DATABASE_SHARDS", 1),
-    logLevel: logLevel(vars),
-    nodeId: text(vars, "NODE_ID"),
-    leaseTtlMs: duration(vars, "LEASE_TTL", "15s"),
-    drainToken: text(vars, "DRAIN_TOKEN"),
-    metricsToken: text(vars, "METRICS_TOKEN"),
-    sentryDsn: text(vars, "SENTRY_DSN"),
-    release: `roomcast@${pkg.version}`,
-    // DATABASE_URL wins so that local runs and self-hosting need no Hyperdrive.
-    databaseUrl: text(vars, "DATABASE_URL") ?? hyperdriveUrl,
-    workerDatabase: text(vars, "DATABASE_URL") === undefined && hyperdriveUrl !== undefined ? "hyperdrive" : "service",
-  };
-}
-
-function logLevel(vars: Vars): "info" | "debug" {
-  const value = text(vars, "LOG_LEVEL") ?? "info";
-  if (value !== "info" && value !== "debug") throw new Error(`config: LOG_LEVEL must be info or debug, got "${value}"`);
-  return value;
+  const result = schema.safeParse(withDefaults(env as Vars));
+  if (result.success) return result.data;
+  throw new Error(result.error.issues.map((issue) => `config: ${issue.path.join(".")} ${issue.message}`).join("; "));
 }

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-pg.ts";
 import { wranglerBin, workerdBin } from "./runtime.ts";
 import { DATA_DIRECTORY, HTTP_SOCKET, METRICS_SOCKET } from "./workerd-config.ts";
+import { SETTINGS } from "../core/config.ts";
 import { createSql } from "../sql/db.ts";
 import { loadMigrations, migrate } from "../sql/migrate.ts";
 
@@ -20,37 +21,6 @@ if (major < 22 || (major === 22 && minor < 12)) {
   console.error(`roomcast: Node ${process.versions.node} is too old; run it as \`npm start\`, which uses the project's Node 22.`);
   process.exit(1);
 }
-
-// Worker settings that may come from the shell as well as from .dev.vars.
-const PASSTHROUGH = [
-  "ENVIRONMENT",
-  "JWT_SECRET",
-  "JWT_ISSUER",
-  "JWT_AUDIENCE",
-  "TOKEN_TTL_SECONDS",
-  "ALLOWED_ORIGINS",
-  "MAX_BODY_CHARS",
-  "MAX_FRAME_BYTES",
-  "RATE_LIMIT_PER_SECOND",
-  "RATE_LIMIT_BURST",
-  "OUTBOX_BATCH_SIZE",
-  "OUTBOX_MAX_PENDING",
-  "ROOM_LOG_RETENTION",
-  "DEDUPE_WINDOW",
-  "AUTH_GRACE",
-  "SEND_BUFFER_MAX_BYTES",
-  "SLOW_CONSUMER_LAG",
-  "MAX_CONNECTIONS",
-  "RECONNECT_SPREAD",
-  "DATABASE_TIMEOUT",
-  "DATABASE_MAX_CONNECTIONS",
-  "DATABASE_SHARDS",
-  "LOG_LEVEL",
-  "NODE_ID",
-  "LEASE_TTL",
-  "METRICS_TOKEN",
-  "SENTRY_DSN",
-];
 
 /**
  * workerd holds about two descriptors per WebSocket and dies when accept()
@@ -110,12 +80,15 @@ try {
   await sql.end({ timeout: 5 });
 }
 
-// Settings passed to the runtime on top of the shell's own.
-const settings: Record<string, string> = { DATABASE_URL: databaseUrl };
-for (const key of PASSTHROUGH) {
+// Settings passed to the runtime on top of the shell's own: every Worker
+// setting the shell sets (the list is derived from core/config.ts's schema),
+// so that it wins over .dev.vars and wrangler.toml.
+const settings: Record<string, string> = {};
+for (const key of SETTINGS) {
   const value = process.env[key];
   if (value !== undefined) settings[key] = value;
 }
+settings.DATABASE_URL = databaseUrl;
 // The default origins follow the port, so a browser page on PORT keeps working.
 if (process.env.ALLOWED_ORIGINS === undefined && port !== "8787") {
   settings.ALLOWED_ORIGINS = `http://localhost:${port},http://127.0.0.1:${port}`;
