@@ -3,7 +3,7 @@
 // not acknowledged, fills gaps the server reports with resync_required, and
 // renews its token on the open socket. Runs in browsers and in Node (give it
 // a WebSocket constructor such as the `ws` package's).
-import { parseServerFrame, type Message, type ServerFrame } from "../protocol/index.ts";
+import { backoffMs, parseServerFrame, type Message, type ServerFrame } from "../protocol/index.ts";
 
 /** The part of the WHATWG WebSocket this client uses. */
 export interface SocketLike {
@@ -164,7 +164,7 @@ export class RoomClient {
     const delay =
       this.#goawayMs !== null
         ? this.#goawayMs * (1 + Math.random() / 5)
-        : Math.min(maxMs, minMs * 2 ** this.#attempt) * (0.5 + Math.random() / 2);
+        : backoffMs(this.#attempt, { baseMs: minMs, maxMs });
     this.#goawayMs = null;
     this.#attempt += 1;
     setTimeout(() => void this.#connect(), delay);

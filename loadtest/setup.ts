@@ -2,7 +2,7 @@
 // that do not exist yet) and create the run's rooms. Every request is timed
 // for the report's HTTP line. A request that fails after its retries fails
 // the setup, and the runner exits non-zero.
-import type { LoginResponse } from "../protocol/index.ts";
+import { backoffMs, type LoginResponse } from "../protocol/index.ts";
 import { Histogram } from "./histogram.ts";
 
 /** Setup failed: the runner reports it and exits 1. */
@@ -22,6 +22,8 @@ export function newHttpStats(): HttpStats {
 }
 
 const RETRIES = 4;
+/** Waits before the retries: 500 ms doubling to 4 s, not jittered. */
+const RETRY_BACKOFF = { baseMs: 500, maxMs: 4000, jitter: "none" } as const;
 
 /** One JSON request, timed and retried on network errors, 5xx and 429. */
 async function request(
@@ -32,7 +34,7 @@ async function request(
 ): Promise<{ status: number; body: unknown }> {
   let lastError = "";
   for (let attempt = 0; attempt <= RETRIES; attempt += 1) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    if (attempt > 0) await new Promise((r) => setTimeout(r, backoffMs(attempt - 1, RETRY_BACKOFF)));
     const headers: Record<string, string> = {};
     if (init.json !== undefined) headers["Content-Type"] = "application/json";
     if (init.token) headers.Authorization = `Bearer ${init.token}`;

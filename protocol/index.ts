@@ -4,3 +4,4 @@ export * from "./limits.ts";
 export * from "./model.ts";
 export * from "./frames.ts";
 export * from "./http.ts";
+export * from "./backoff.ts";

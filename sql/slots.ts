@@ -10,6 +10,7 @@
 // backoff (2 ms doubling to 100 ms, jittered): a fixed 5 ms poll of hundreds
 // of waiting rooms filled the process with timers (measured with perf in a
 // load test: timer handling led the profile, and upgrades took 10 s).
+import { backoffMs } from "../protocol/index.ts";
 
 /** No slot came free in time. */
 export class DatabaseBusy extends Error {
@@ -18,8 +19,7 @@ export class DatabaseBusy extends Error {
   }
 }
 
-const MIN_POLL_MS = 2;
-const MAX_POLL_MS = 100;
+const POLL = { baseMs: 2, maxMs: 100 };
 
 let inUse = 0;
 
@@ -29,8 +29,7 @@ export async function acquireSlot(max: number, timeoutMs: number): Promise<void>
   for (let attempt = 0; inUse >= max; attempt += 1) {
     const now = Date.now();
     if (now > deadline) throw new DatabaseBusy();
-    const backoff = Math.min(MAX_POLL_MS, MIN_POLL_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
-    await new Promise((resolve) => setTimeout(resolve, Math.min(backoff, deadline - now + 1)));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs(attempt, POLL), deadline - now + 1)));
   }
   inUse += 1;
 }
