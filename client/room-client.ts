@@ -3,7 +3,7 @@
 // not acknowledged, fills gaps the server reports with resync_required, and
 // renews its token on the open socket. Runs in browsers and in Node (give it
 // a WebSocket constructor such as the `ws` package's).
-import { backoffMs, parseServerFrame, type Message, type ServerFrame } from "../protocol/index.ts";
+import { backoffMs, goawayDelayMs, parseServerFrame, type Message, type ServerFrame } from "../protocol/index.ts";
 
 /** The part of the WHATWG WebSocket this client uses. */
 export interface SocketLike {
@@ -163,7 +163,7 @@ export class RoomClient {
     // Otherwise: exponential backoff with jitter in its upper half.
     const delay =
       this.#goawayMs !== null
-        ? this.#goawayMs * (1 + Math.random() / 5)
+        ? goawayDelayMs(this.#goawayMs)
         : backoffMs(this.#attempt, { baseMs: minMs, maxMs });
     this.#goawayMs = null;
     this.#attempt += 1;

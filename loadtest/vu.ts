@@ -1,7 +1,7 @@
 // One virtual user in a worker thread: a real `ws` socket to its room, the
 // scenario's loop (cycle, hold or fanout), and what it measures.
 import WebSocket from "ws";
-import { parseServerFrame, type ClientFrame } from "../protocol/index.ts";
+import { goawayDelayMs, parseServerFrame, type ClientFrame } from "../protocol/index.ts";
 import type { RoomTracker, Session } from "./room-tracker.ts";
 import type { Workload } from "./scenario.ts";
 import { nowMs, type Recorder } from "./stats.ts";
@@ -268,7 +268,7 @@ export class VirtualUser {
     if (!this.#active || this.#ctx.stopping) return;
     const workload = this.#ctx.workload;
     let delay: number;
-    if (this.#retryAfterMs !== null) delay = this.#retryAfterMs * (1 + Math.random() / 5);
+    if (this.#retryAfterMs !== null) delay = goawayDelayMs(this.#retryAfterMs);
     else if (ours) delay = workload.kind === "cycle" ? workload.pause : 0;
     else delay = 1000 + Math.random() * 1000;
     this.#retryAfterMs = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs } from "./backoff.ts";
+import { backoffMs, goawayDelayMs } from "./backoff.ts";
 
 describe("backoffMs", () => {
   const room = { baseMs: 500, maxMs: 30_000 };
@@ -38,6 +38,19 @@ describe("backoffMs", () => {
       const full = backoffMs(attempt, { baseMs: 250, maxMs: 10_000, jitter: "full" });
       expect(full).toBeGreaterThanOrEqual(0);
       expect(full).toBeLessThanOrEqual(ceiling);
+    }
+  });
+});
+
+describe("goawayDelayMs", () => {
+  it("is never sooner than asked and at most a fifth later", () => {
+    expect(goawayDelayMs(4000, () => 0)).toBe(4000);
+    expect(goawayDelayMs(4000, () => 0.5)).toBe(4400);
+    expect(goawayDelayMs(4000, () => 1)).toBe(4800);
+    for (let i = 0; i < 100; i++) {
+      const delay = goawayDelayMs(1000);
+      expect(delay).toBeGreaterThanOrEqual(1000);
+      expect(delay).toBeLessThanOrEqual(1200);
     }
   });
 });

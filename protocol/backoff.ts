@@ -1,7 +1,8 @@
 /**
- * Exponential backoff with jitter: the one formula behind every retry loop
- * (the client's reconnects, the Worker's wait for a database slot, the
- * room's outbox copies, the load test's setup requests). Here because
+ * How long to wait before trying again. Exponential backoff with jitter: the
+ * one formula behind every retry loop (the client's reconnects, the Worker's
+ * wait for a database slot, the room's outbox copies, the load test's setup
+ * requests); and the wait a client adds to a `goaway`'s delay. Here because
  * `client/` may import only `protocol/`.
  */
 
@@ -40,4 +41,13 @@ export function backoffMs(attempt: number, backoff: Backoff, random: () => numbe
     case "none":
       return ceiling;
   }
+}
+
+/**
+ * The wait before reconnecting after `{"type":"goaway","retryAfterMs":N}`:
+ * never sooner than asked, and jittered once more so that the clients the
+ * server spread out do not bunch up again: N · (1 + random()/5), 1–1.2 × N.
+ */
+export function goawayDelayMs(retryAfterMs: number, random: () => number = Math.random): number {
+  return retryAfterMs * (1 + random() / 5);
 }
