@@ -1,6 +1,7 @@
 import type { Message, Room, RoomType, User } from "../protocol/index.ts";
 import type { TransactionSql } from "postgres";
 import type { Sql } from "./db.ts";
+import { MESSAGE_COLUMNS, messageFromRow, messageToRow, type ArchivedMessageRow } from "./rows.ts";
 
 interface RoomRow {
   id: string;
@@ -116,18 +117,7 @@ export async function consumeTicket(sql: Sql, hash: string): Promise<User | null
 
 /** The archive's columns of a message, as PostgreSQL reads them from a JSON array (jsonb_to_recordset). */
 function messageRows(messages: readonly Message[]): string {
-  return JSON.stringify(
-    messages.map((m) => ({
-      room_id: m.roomId,
-      seq: m.seq,
-      id: m.id,
-      user_id: m.userId,
-      username: m.username,
-      body: m.body,
-      client_msg_id: m.clientMsgId,
-      created_at: m.createdAt,
-    })),
-  );
+  return JSON.stringify(messages.map(messageToRow));
 }
 
 const MESSAGE_RECORD =
@@ -222,16 +212,6 @@ export async function insertMessagesFencedBatch(
   return held;
 }
 
-type ArchivedRow = {
-  seq: string;
-  id: string;
-  user_id: string;
-  username: string;
-  body: string;
-  client_msg_id: string;
-  created_at: Date;
-};
-
 /**
  * Archived messages of a room with afterSeq < seq < beforeSeq, ascending: the
  * oldest `limit` of them, or with `newest` the newest `limit`.
@@ -242,25 +222,16 @@ export async function selectMessages(
   range: { afterSeq: number; beforeSeq: number; limit: number; newest?: boolean },
 ): Promise<Message[]> {
   const rows = range.newest
-    ? await sql<ArchivedRow[]>`
-        SELECT seq, id, user_id, username, body, client_msg_id, created_at FROM messages
+    ? await sql<ArchivedMessageRow[]>`
+        SELECT ${sql.unsafe(MESSAGE_COLUMNS)} FROM messages
         WHERE room_id = ${roomId} AND seq > ${range.afterSeq} AND seq < ${range.beforeSeq}
         ORDER BY seq DESC LIMIT ${range.limit}`
-    : await sql<ArchivedRow[]>`
-        SELECT seq, id, user_id, username, body, client_msg_id, created_at FROM messages
+    : await sql<ArchivedMessageRow[]>`
+        SELECT ${sql.unsafe(MESSAGE_COLUMNS)} FROM messages
         WHERE room_id = ${roomId} AND seq > ${range.afterSeq} AND seq < ${range.beforeSeq}
         ORDER BY seq LIMIT ${range.limit}`;
   if (range.newest) rows.reverse();
-  return rows.map((r) => ({
-    seq: Number(r.seq),
-    id: r.id,
-    roomId,
-    userId: r.user_id,
-    username: r.username,
-    body: r.body,
-    clientMsgId: r.client_msg_id,
-    createdAt: r.created_at.toISOString(),
-  }));
+  return rows.map((row) => messageFromRow(roomId, row));
 }
 
 /** Answers when PostgreSQL does. */
