@@ -4,4 +4,5 @@ export * from "./limits.ts";
 export * from "./model.ts";
 export * from "./frames.ts";
 export * from "./http.ts";
+export * from "./errors.ts";
 export * from "./backoff.ts";

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { HTTP_ERRORS, type ErrorBody, type HttpErrorCode } from "../protocol/index.ts";
+import { errorResponse, HTTP_ERRORS, type HttpErrorCode } from "../protocol/index.ts";
 import { isConnectionError } from "../sql/db.ts";
 import type { Config } from "../core/config.ts";
 import type { AppEnv } from "./context.ts";
@@ -15,15 +15,6 @@ export class ApiError extends HTTPException {
     this.code = code;
     this.headers = headers;
   }
-}
-
-/** Builds the JSON error response for a code. */
-export function errorResponse(code: HttpErrorCode, message: string, headers: Record<string, string> = {}): Response {
-  const body: ErrorBody = { error: { code, message } };
-  const extra: Record<string, string> = { ...headers };
-  if (HTTP_ERRORS[code] === 401) extra["WWW-Authenticate"] ??= 'Bearer realm="roomcast"';
-  if (HTTP_ERRORS[code] === 503 || HTTP_ERRORS[code] === 429) extra["Retry-After"] ??= "5";
-  return Response.json(body, { status: HTTP_ERRORS[code], headers: extra });
 }
 
 /** `app.onError`: known errors keep their code; the rest become `internal` without details. */

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { withTimeout } from "../sql/db.ts";
 import { database, type AppEnv } from "./context.ts";
-import { errorResponse } from "./errors.ts";
+import { errorResponse } from "../protocol/index.ts";
 
 const READY_TIMEOUT_MS = 2000;
 
