@@ -1,3 +1,5 @@
+import { fromBase64, toBase64 } from "./base64.ts";
+
 /**
  * Password hashing with PBKDF2-SHA256 through WebCrypto.
  * 100,000 iterations: the most Cloudflare's production runtime accepts.
@@ -9,14 +11,6 @@ const SALT_BYTES = 16;
 const HASH_BITS = 256;
 
 const encoder = new TextEncoder();
-
-function toBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
-}
-
-function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
-}
 
 async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(password), "PBKDF2", false, ["deriveBits"]);

@@ -1,13 +1,11 @@
+import { toBase64Url } from "./base64.ts";
+
 /** Tickets live 30 s and open one WebSocket. */
 export const TICKET_TTL_MS = 30_000;
 
-function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 /** A new random ticket (256 bits). */
 export function newTicket(): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /** The SHA-256 the database keeps instead of the ticket itself. */
