@@ -36,6 +36,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["protocol/**/*.test.ts", "core/**/*.test.ts", "worker/**/*.test.ts", "durable-objects/**/*.test.ts"],
+          // Plain-object tests of the room's parts run in the node project.
+          exclude: ["**/*.unit.test.ts"],
           testTimeout: 20_000,
         },
       },
@@ -43,7 +45,7 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["sql/**/*.test.ts", "metrics-bridge/**/*.test.ts", "loadtest/**/*.test.ts", "test/**/*.test.ts"],
+          include: ["durable-objects/**/*.unit.test.ts", "sql/**/*.test.ts", "metrics-bridge/**/*.test.ts", "loadtest/**/*.test.ts", "test/**/*.test.ts"],
           exclude: ["test/faults/**"],
           testTimeout: 120_000,
           hookTimeout: 120_000,

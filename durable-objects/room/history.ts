@@ -1,5 +1,12 @@
 import type { Message } from "../../protocol/index.ts";
-import type { RoomStore } from "./storage.ts";
+import type { MessageLog } from "./message-log.ts";
+
+/** The room's log as history reads it. */
+export interface LogView {
+  log: Pick<MessageLog, "range" | "latest">;
+  /** The lowest seq in the log; `head + 1` when it is empty. */
+  floor(): number;
+}
 
 /** Reads archived messages from PostgreSQL (see sql/queries.ts selectMessages). */
 export type Archive = (range: { afterSeq: number; beforeSeq: number; limit: number; newest?: boolean }) => Promise<Message[]>;
@@ -28,23 +35,22 @@ async function fromArchive(archive: Archive | null, range: Parameters<Archive>[0
  * contiguous run starting at `afterSeq + 1` (possibly shorter than asked).
  */
 export async function readAfter(
-  store: RoomStore,
+  store: LogView,
   archive: Archive | null,
-  roomId: string,
   afterSeq: number,
   limit: number,
 ): Promise<Message[]> {
   // While PostgreSQL answers, the alarm may copy and prune more of the log,
   // raising its floor past what the archive read covered; read again then.
   for (let attempt = 0; ; attempt++) {
-    const floor = store.floor;
+    const floor = store.floor();
     const out: Message[] = [];
     if (afterSeq + 1 < floor) {
       out.push(...(await fromArchive(archive, { afterSeq, beforeSeq: floor, limit })));
     }
-    if (store.floor !== floor && attempt < 3) continue;
+    if (store.floor() !== floor && attempt < 3) continue;
     const last = out.at(-1)?.seq ?? afterSeq;
-    if (out.length < limit) out.push(...store.range(roomId, last, Number.MAX_SAFE_INTEGER, limit - out.length));
+    if (out.length < limit) out.push(...store.log.range(last, Number.MAX_SAFE_INTEGER, limit - out.length));
     return contiguousFrom(afterSeq + 1, out);
   }
 }
@@ -54,14 +60,13 @@ export async function readAfter(
  * PostgreSQL for what lies below the log's floor.
  */
 export async function readBefore(
-  store: RoomStore,
+  store: LogView,
   archive: Archive | null,
-  roomId: string,
   beforeSeq: number,
   limit: number,
 ): Promise<Message[]> {
-  const fromLog = store.latest(roomId, beforeSeq, limit);
-  const lowest = fromLog[0]?.seq ?? Math.min(beforeSeq, store.floor);
+  const fromLog = store.log.latest(beforeSeq, limit);
+  const lowest = fromLog[0]?.seq ?? Math.min(beforeSeq, store.floor());
   if (fromLog.length === limit || lowest <= 1) return fromLog;
   const older = await fromArchive(archive, { afterSeq: 0, beforeSeq: lowest, limit: limit - fromLog.length, newest: true });
   return [...older, ...fromLog];

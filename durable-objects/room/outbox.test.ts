@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createWorkerdSql } from "../../sql/workerd.ts";
 import { insertMessages } from "../../sql/queries.ts";
 import { connect, createRoom, drainOutbox, signUp, stubOf } from "../../test/support/api.ts";
-import { backoffMs } from "./outbox.ts";
+import { retryDelayMs } from "./outbox.ts";
 
 // One client per file; not ended (see docs/decisions.md on sql.end() in workerd).
 const pg = createWorkerdSql(env.DATABASE_URL);
@@ -63,12 +63,12 @@ describe("dedupe window", () => {
   });
 });
 
-describe("backoffMs", () => {
+describe("retryDelayMs", () => {
   it("grows exponentially, is capped, and jitters within its upper half", () => {
-    expect(backoffMs(1, () => 0)).toBe(250);
-    expect(backoffMs(1, () => 1)).toBe(500);
-    expect(backoffMs(4, () => 1)).toBe(4000);
-    expect(backoffMs(30, () => 1)).toBe(30_000);
-    expect(backoffMs(30, () => 0)).toBe(15_000);
+    expect(retryDelayMs(1, () => 0)).toBe(250);
+    expect(retryDelayMs(1, () => 1)).toBe(500);
+    expect(retryDelayMs(4, () => 1)).toBe(4000);
+    expect(retryDelayMs(30, () => 1)).toBe(30_000);
+    expect(retryDelayMs(30, () => 0)).toBe(15_000);
   });
 });

@@ -8,6 +8,12 @@ export interface Attachment {
   connectedAt: number;
 }
 
+/** What the room writes to: a hibernatable WebSocket, or a unit test's recording socket. */
+export interface Socket {
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
 /** The tag that groups the sockets (tabs) of one user. */
 export function userTag(userId: string): string {
   return `user:${userId}`;
@@ -176,11 +182,11 @@ export class Sessions {
 }
 
 /** Sends one frame; a socket closing under us is not an error of the room. */
-export function send(ws: WebSocket, frame: ServerFrame): void {
+export function send(ws: Socket, frame: ServerFrame): void {
   sendText(ws, encodeServerFrame(frame));
 }
 
-function sendText(ws: WebSocket, text: string): boolean {
+function sendText(ws: Socket, text: string): boolean {
   try {
     ws.send(text);
     return true;
@@ -191,7 +197,7 @@ function sendText(ws: WebSocket, text: string): boolean {
 }
 
 /** Closes a socket with a reason of at most 123 bytes; ignores one already closed. */
-export function close(ws: WebSocket, code: number, reason: string): void {
+export function close(ws: Socket, code: number, reason: string): void {
   try {
     ws.close(code, reason.slice(0, 120));
   } catch {
