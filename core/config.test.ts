@@ -30,8 +30,8 @@ describe("readConfig", () => {
     [{ TOKEN_TTL_SECONDS: " 1.5 " }, /^config: TOKEN_TTL_SECONDS must be an integer of at least 1, got "1.5"$/],
     [{ RATE_LIMIT_BURST: "ten" }, /^config: RATE_LIMIT_BURST must be an integer of at least 1, got "ten"$/],
     [{ MAX_CONNECTIONS: "0.5" }, /^config: MAX_CONNECTIONS must be an integer of at least 0, got "0.5"$/],
-    [{ DEDUPE_WINDOW: "5w" }, /^config: DEDUPE_WINDOW must be a duration like 30s, 15m, 24h or 7d, got "5w"$/],
-    [{ DATABASE_TIMEOUT: "-5s" }, /^config: DATABASE_TIMEOUT must be a duration like 30s, 15m, 24h or 7d, got "-5s"$/],
+    [{ DEDUPE_WINDOW: "5w" }, /^config: DEDUPE_WINDOW must be a duration like 250ms, 30s, 15m, 24h or 7d, got "5w"$/],
+    [{ DATABASE_TIMEOUT: "-5s" }, /^config: DATABASE_TIMEOUT must be a duration like 250ms, 30s, 15m, 24h or 7d, got "-5s"$/],
     [{ ROOM_LOG_RETENTION: "10000,7x" }, /^config: ROOM_LOG_RETENTION must look like 10000,7d, got "10000,7x"$/],
     [{ ROOM_LOG_RETENTION: "1.5,7d" }, /^config: ROOM_LOG_RETENTION must look like 10000,7d, got "1.5,7d"$/],
     [{ LOG_LEVEL: "DEBUG" }, /^config: LOG_LEVEL must be info or debug, got "DEBUG"$/],
@@ -42,7 +42,7 @@ describe("readConfig", () => {
   it("names every malformed setting in one error, in the table's order", () => {
     expect(() => readConfig({ LOG_LEVEL: "loud", MAX_BODY_CHARS: "0", AUTH_GRACE: "1" })).toThrow(
       'config: MAX_BODY_CHARS must be an integer of at least 1, got "0"; ' +
-        'config: AUTH_GRACE must be a duration like 30s, 15m, 24h or 7d, got "1"; ' +
+        'config: AUTH_GRACE must be a duration like 250ms, 30s, 15m, 24h or 7d, got "1"; ' +
         'config: LOG_LEVEL must be info or debug, got "loud"',
     );
   });
@@ -137,7 +137,11 @@ describe("parseDuration", () => {
     ["24h", 86_400_000],
     ["7d", 604_800_000],
     ["7", undefined],
-    ["1.5h", undefined],
+    ["1.5h", 5_400_000],
+    ["250ms", 250],
+    ["0.5s", 500],
+    ["1.5", undefined],
+    [".5s", undefined],
     ["-5s", undefined],
     ["5w", undefined],
   ])("%s -> %s", (raw, ms) => {

@@ -9,12 +9,16 @@ import { DEFAULT_LIMITS } from "../protocol/index.ts";
 // test/architecture/config-table.test.ts checks the README's table and
 // wrangler.toml's [vars] against it.
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses `30s`, `15m`, `24h` or `7d`. */
+/**
+ * The one duration parser (settings, the load test's scenarios): `250ms`,
+ * `30s`, `1.5s`, `15m`, `24h` or `7d`, in whole milliseconds; undefined for
+ * anything else.
+ */
 export function parseDuration(raw: string): number | undefined {
-  const match = /^(\d+)([smhd])$/.exec(raw.trim());
-  return match?.[1] && match[2] ? Number(match[1]) * (UNIT_MS[match[2]] ?? 0) : undefined;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw.trim());
+  return match?.[1] && match[2] ? Math.round(Number(match[1]) * (UNIT_MS[match[2]] ?? 0)) : undefined;
 }
 
 /** A setting's text, trimmed; absent, null (workerd's unset variable), blank or not a string is unset. */
@@ -47,7 +51,7 @@ const integer = (fallback: number, min = 1) =>
     return Number.isInteger(value) && value >= min ? value : undefined;
   });
 
-const duration = (fallback: string) => parsed(fallback, "be a duration like 30s, 15m, 24h or 7d", parseDuration);
+const duration = (fallback: string) => parsed(fallback, "be a duration like 250ms, 30s, 15m, 24h or 7d", parseDuration);
 
 /** Comma-separated, blanks dropped; unset is the empty list. */
 const list = text.transform((value) =>

@@ -4,21 +4,19 @@
 // files, so durations stay k6 strings ("30s", "2m") in JSON.
 import { readdir, readFile } from "node:fs/promises";
 import { z } from "zod";
+import { parseDuration } from "../core/config.ts";
 import { RoomType } from "../protocol/index.ts";
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-/** "30s", "2m", "250ms" or a number of seconds, in milliseconds. */
+/** "30s", "2m", "250ms" (core/config.ts's parseDuration) or a number of seconds, in milliseconds. */
 export function durationMs(value: string | number): number {
   if (typeof value === "number") return value * 1000;
-  const match = DURATION.exec(value);
-  if (!match) throw new Error(`not a duration: ${value}`);
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new Error(`not a duration: ${value}`);
+  return ms;
 }
 
 const Duration = z
-  .union([z.number().nonnegative(), z.string().regex(DURATION, 'a duration such as "30s", "2m" or "250ms"')])
+  .union([z.number().nonnegative(), z.string().refine((text) => parseDuration(text) !== undefined, 'a duration such as "30s", "2m" or "250ms"')])
   .transform(durationMs);
 
 const Stage = z.object({ duration: Duration, target: z.number().int().nonnegative() });

@@ -1,5 +1,6 @@
 // Renders the workerd config of the self-hosted build from what wrangler.toml
 // declares. Kept apart from the build so that a test can read its output.
+import { SETTINGS } from "../core/config.ts";
 
 /** What the self-hosted config is made of; built from wrangler.toml. */
 export interface WorkerdBuild {
@@ -15,8 +16,6 @@ export interface WorkerdBuild {
   outboundAllow: readonly string[];
 }
 
-/** Settings that only ever come from the environment: never written into the build. */
-export const SECRET_BINDINGS = ["JWT_SECRET", "DATABASE_URL", "DRAIN_TOKEN", "METRICS_TOKEN", "SENTRY_DSN"] as const;
 
 /** The binding that carries wrangler.toml's [vars] as defaults (read by core/config.ts). */
 export const DEFAULTS_BINDING = "ROOMCAST_DEFAULTS";
@@ -29,7 +28,9 @@ export const DATA_DIRECTORY = "room-data";
 const text = (value: string) => JSON.stringify(value);
 
 export function renderWorkerdConfig(build: WorkerdBuild): string {
-  const envNames = [...new Set([...Object.keys(build.defaults), ...SECRET_BINDINGS])].sort();
+  // Every setting of core/config.ts's schema comes from the process
+  // environment when set; [vars] (never a secret) go into the build as defaults.
+  const envNames = [...SETTINGS].sort();
   const bindings = [
     ...envNames.map((name) => `(name = ${text(name)}, fromEnvironment = ${text(name)})`),
     `(name = ${text(DEFAULTS_BINDING)}, json = ${text(JSON.stringify(build.defaults))})`,
