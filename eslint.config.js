@@ -39,7 +39,13 @@ export default tseslint.config(
   layer(["core/**"], [[climbOutsideOf(["protocol/", "package.json$"]), "core/ imports only protocol/ (docs/architecture.md)"]]),
   layer(
     ["sql/**"],
-    [[climbInto(["worker", "durable-objects", "metrics-bridge"]), "sql/ imports neither worker/, durable-objects/ nor metrics-bridge/ (docs/architecture.md)"], notLoadtest],
+    [
+      [
+        climbInto(["worker", "durable-objects", "metrics-bridge"]),
+        "sql/ imports neither worker/, durable-objects/ nor metrics-bridge/ (docs/architecture.md)",
+      ],
+      notLoadtest,
+    ],
   ),
   layer(["metrics-bridge/**"], [[climbInto(["worker"]), "metrics-bridge/ never imports worker/ (docs/architecture.md)"], notLoadtest]),
   layer(["durable-objects/**"], [[climbInto(["worker"]), "durable-objects/ never imports worker/ (docs/architecture.md)"], notLoadtest]),

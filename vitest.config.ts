@@ -45,7 +45,13 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
-          include: ["durable-objects/**/*.unit.test.ts", "sql/**/*.test.ts", "metrics-bridge/**/*.test.ts", "loadtest/**/*.test.ts", "test/**/*.test.ts"],
+          include: [
+            "durable-objects/**/*.unit.test.ts",
+            "sql/**/*.test.ts",
+            "metrics-bridge/**/*.test.ts",
+            "loadtest/**/*.test.ts",
+            "test/**/*.test.ts",
+          ],
           exclude: ["test/faults/**"],
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -161,10 +161,7 @@ export class RoomClient {
     const { minMs, maxMs } = this.#options.backoff ?? { minMs: 250, maxMs: 10_000 };
     // After goaway: at least the server's delay, plus up to a fifth more.
     // Otherwise: exponential backoff with jitter in its upper half.
-    const delay =
-      this.#goawayMs !== null
-        ? goawayDelayMs(this.#goawayMs)
-        : backoffMs(this.#attempt, { baseMs: minMs, maxMs });
+    const delay = this.#goawayMs !== null ? goawayDelayMs(this.#goawayMs) : backoffMs(this.#attempt, { baseMs: minMs, maxMs });
     this.#goawayMs = null;
     this.#attempt += 1;
     setTimeout(() => void this.#connect(), delay);
@@ -298,16 +295,19 @@ export class RoomClient {
     const renew = this.#options.renew;
     if (!renew || expiresAt === undefined) return;
     clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(() => {
-      renew.fresh().then(
-        (fresh) => {
-          if (this.#socket?.readyState !== 1) return;
-          this.#socket.send(JSON.stringify({ type: "auth", token: fresh.token }));
-          this.#scheduleRenew(fresh.expiresAt);
-        },
-        // No fresh token: try again shortly; the server closes 4401 if none comes.
-        () => this.#scheduleRenew(Date.now() + renew.beforeMs + 1000),
-      );
-    }, Math.max(0, expiresAt - renew.beforeMs - Date.now()));
+    this.#renewTimer = setTimeout(
+      () => {
+        renew.fresh().then(
+          (fresh) => {
+            if (this.#socket?.readyState !== 1) return;
+            this.#socket.send(JSON.stringify({ type: "auth", token: fresh.token }));
+            this.#scheduleRenew(fresh.expiresAt);
+          },
+          // No fresh token: try again shortly; the server closes 4401 if none comes.
+          () => this.#scheduleRenew(Date.now() + renew.beforeMs + 1000),
+        );
+      },
+      Math.max(0, expiresAt - renew.beforeMs - Date.now()),
+    );
   }
 }

@@ -48,13 +48,17 @@ describe("readConfig", () => {
   });
 
   it("trims values, takes the default for blank, null or non-text values, and ignores names it does not know", () => {
-    expect(readConfig({ MAX_BODY_CHARS: "  12 ", NODE_ID: " host-2 ", ALLOWED_ORIGINS: " https://a.example , ,https://b.example " })).toMatchObject({
+    expect(
+      readConfig({ MAX_BODY_CHARS: "  12 ", NODE_ID: " host-2 ", ALLOWED_ORIGINS: " https://a.example , ,https://b.example " }),
+    ).toMatchObject({
       maxBodyChars: 12,
       nodeId: "host-2",
       allowedOrigins: ["https://a.example", "https://b.example"],
     });
     const defaults = readConfig({});
-    expect(readConfig({ MAX_BODY_CHARS: "   ", RATE_LIMIT_BURST: null, OUTBOX_BATCH_SIZE: 7, NODE_ID: "", LOG_LEVEL: {} })).toEqual(defaults);
+    expect(readConfig({ MAX_BODY_CHARS: "   ", RATE_LIMIT_BURST: null, OUTBOX_BATCH_SIZE: 7, NODE_ID: "", LOG_LEVEL: {} })).toEqual(
+      defaults,
+    );
     expect(readConfig({ UNKNOWN_SETTING: "abc", ROOMS: { binding: true }, max_body_chars: "abc" })).toEqual(defaults);
   });
 
@@ -95,7 +99,10 @@ describe("readConfig", () => {
 
   it("sends the Worker's queries through the database service unless only a Hyperdrive binding gives the URL", () => {
     const hyperdrive = { connectionString: "postgres://hyperdrive/db" };
-    expect(readConfig({ HYPERDRIVE: hyperdrive })).toMatchObject({ databaseUrl: hyperdrive.connectionString, workerDatabase: "hyperdrive" });
+    expect(readConfig({ HYPERDRIVE: hyperdrive })).toMatchObject({
+      databaseUrl: hyperdrive.connectionString,
+      workerDatabase: "hyperdrive",
+    });
     expect(readConfig({ HYPERDRIVE: hyperdrive, DATABASE_URL: "postgres://local/db" })).toMatchObject({
       databaseUrl: "postgres://local/db",
       workerDatabase: "service",
@@ -110,7 +117,9 @@ describe("readConfig", () => {
 describe("SETTINGS (derived from the schema)", () => {
   it("lists each setting once, the secrets included, and no binding", () => {
     expect(new Set(SETTINGS).size).toBe(SETTINGS.length);
-    expect(SETTINGS).toEqual(expect.arrayContaining(["ENVIRONMENT", "JWT_SECRET", "ROOM_LOG_RETENTION", "DRAIN_TOKEN", "DATABASE_URL", "LEASE_TTL"]));
+    expect(SETTINGS).toEqual(
+      expect.arrayContaining(["ENVIRONMENT", "JWT_SECRET", "ROOM_LOG_RETENTION", "DRAIN_TOKEN", "DATABASE_URL", "LEASE_TTL"]),
+    );
     expect(SETTINGS).not.toContain("HYPERDRIVE");
     expect(SETTINGS).not.toContain("ROOMCAST_DEFAULTS");
     expect(SETTINGS.every((name) => /^[A-Z][A-Z0-9_]*$/.test(name))).toBe(true);

@@ -22,7 +22,10 @@ export function parseDuration(raw: string): number | undefined {
 }
 
 /** A setting's text, trimmed; absent, null (workerd's unset variable), blank or not a string is unset. */
-const text = z.unknown().optional().transform((value) => (typeof value === "string" && value.trim() !== "" ? value.trim() : undefined));
+const text = z
+  .unknown()
+  .optional()
+  .transform((value) => (typeof value === "string" && value.trim() !== "" ? value.trim() : undefined));
 
 /** A text setting with a default. */
 const textOr = (fallback: string) => text.transform((value) => value ?? fallback);
@@ -110,10 +113,13 @@ export const SETTINGS = Object.keys(settings.shape) as readonly SettingName[];
 /** Bindings read beside the settings: not text, so not settings (npm start does not forward them). */
 const bindings = {
   /** Hyperdrive: its `connectionString` is the database when DATABASE_URL is unset. */
-  HYPERDRIVE: z.unknown().optional().transform((binding) => {
-    const url = (binding as { connectionString?: unknown } | null | undefined)?.connectionString;
-    return typeof url === "string" ? url : undefined;
-  }),
+  HYPERDRIVE: z
+    .unknown()
+    .optional()
+    .transform((binding) => {
+      const url = (binding as { connectionString?: unknown } | null | undefined)?.connectionString;
+      return typeof url === "string" ? url : undefined;
+    }),
 };
 
 /** The bindings' names (the README's table marks them "(binding)"). */

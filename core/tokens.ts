@@ -90,11 +90,7 @@ export function verifyToken(token: string, key: Uint8Array, config: Config): Pro
   return verifyJwt(token, key, config);
 }
 
-async function verifyJwt(
-  token: string,
-  key: Uint8Array,
-  config: Config,
-): Promise<TokenCheck> {
+async function verifyJwt(token: string, key: Uint8Array, config: Config): Promise<TokenCheck> {
   let cache = verified.get(key);
   if (!cache) {
     cache = new Map();
@@ -114,11 +110,7 @@ async function verifyJwt(
   return result;
 }
 
-async function verifyUncached(
-  token: string,
-  key: Uint8Array,
-  config: Config,
-): Promise<TokenCheck> {
+async function verifyUncached(token: string, key: Uint8Array, config: Config): Promise<TokenCheck> {
   try {
     const { payload } = await jwtVerify(token, await hmacKey(key), {
       algorithms: ALGORITHMS,

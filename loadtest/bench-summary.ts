@@ -182,13 +182,29 @@ export function benchChecks(scenario: Scenario, rows: readonly Row[]): BenchChec
       if (rule.rule === "held") {
         const fewest = Math.min(...rows.filter((r) => r.target === subject).map((r) => r.sockets));
         const baselineFewest = theirs ? Math.min(...rows.filter((r) => r.target === rule.baseline).map((r) => r.sockets)) : null;
-        checks.push({ ...base, subjectValue: fewest, baselineValue: baselineFewest, wanted, ratio: null, pass: fewest >= wanted, reason: null });
+        checks.push({
+          ...base,
+          subjectValue: fewest,
+          baselineValue: baselineFewest,
+          wanted,
+          ratio: null,
+          pass: fewest >= wanted,
+          reason: null,
+        });
         continue;
       }
       const sv = s?.median ?? null;
       const bv = b?.median ?? null;
       if (!theirs) {
-        checks.push({ ...base, subjectValue: sv, baselineValue: null, wanted: null, ratio: null, pass: null, reason: `${rule.baseline} not run` });
+        checks.push({
+          ...base,
+          subjectValue: sv,
+          baselineValue: null,
+          wanted: null,
+          ratio: null,
+          pass: null,
+          reason: `${rule.baseline} not run`,
+        });
         continue;
       }
       const missing = [
@@ -197,7 +213,15 @@ export function benchChecks(scenario: Scenario, rows: readonly Row[]): BenchChec
       ];
       if (rule.rule === "le") {
         const pass = missing.length || sv === null || bv === null ? null : sv <= bv;
-        checks.push({ ...base, subjectValue: sv, baselineValue: bv, wanted: bv, ratio: null, pass, reason: missing.length ? missing.join("; ") : null });
+        checks.push({
+          ...base,
+          subjectValue: sv,
+          baselineValue: bv,
+          wanted: bv,
+          ratio: null,
+          pass,
+          reason: missing.length ? missing.join("; ") : null,
+        });
         continue;
       }
       const ratio = likeRatio(s, b);

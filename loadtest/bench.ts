@@ -110,7 +110,8 @@ function start(name: TargetName, checkouts: Checkouts, work: string): Promise<Ba
     return startRoomcast(name, checkouts.before.dir, checkouts.before.outDir);
   }
   if (name === "bare-do") return startBareDurableObject(PORTS["bare-do"].http, join(work, "bare-do"), "2026-11-01");
-  if (name === "bare-do-sqlite") return startBareDurableObject(PORTS["bare-do-sqlite"].http, join(work, "bare-do-sqlite"), "2026-11-01", true);
+  if (name === "bare-do-sqlite")
+    return startBareDurableObject(PORTS["bare-do-sqlite"].http, join(work, "bare-do-sqlite"), "2026-11-01", true);
   return startWsServer(PORTS.ws.http);
 }
 
@@ -169,12 +170,15 @@ function parse(): {
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 50) throw new Error(`--repeat ${values.repeat}: a whole number from 1 to 50`);
   const warmupSeconds = Number(values.warmup);
-  if (!Number.isFinite(warmupSeconds) || warmupSeconds < 0 || warmupSeconds > 60) throw new Error(`--warmup ${values.warmup}: seconds from 0 (none) to 60`);
+  if (!Number.isFinite(warmupSeconds) || warmupSeconds < 0 || warmupSeconds > 60)
+    throw new Error(`--warmup ${values.warmup}: seconds from 0 (none) to 60`);
   const before = values.before === undefined ? null : resolve(values.before);
   const defaults = TARGETS.filter((t) => t !== "roomcast-before" || before !== null);
   const asked = values.only === undefined ? defaults : values.only.split(",").map((s) => s.trim());
-  for (const name of asked) if (!(TARGETS as readonly string[]).includes(name)) throw new Error(`unknown target ${name}; use ${TARGETS.join(", ")}`);
-  if (asked.includes("roomcast-before") && before === null) throw new Error("roomcast-before needs --before DIR (a checkout built with npm run build:workerd)");
+  for (const name of asked)
+    if (!(TARGETS as readonly string[]).includes(name)) throw new Error(`unknown target ${name}; use ${TARGETS.join(", ")}`);
+  if (asked.includes("roomcast-before") && before === null)
+    throw new Error("roomcast-before needs --before DIR (a checkout built with npm run build:workerd)");
   // Always the same order in a round, whatever the order of --only.
   const only = TARGETS.filter((t) => asked.includes(t));
   if (only.length === 0) throw new Error("--only names no target");
@@ -225,7 +229,8 @@ async function warmUp(
       if (text.startsWith("warning:")) console.error(`bench: ${label}: warm-up: ${text}`);
     },
   });
-  if (r.errors.total > 0) console.error(`bench: ${label}: warm-up had ${r.errors.total} errors (${Object.keys(r.errors.byKind).join(", ")})`);
+  if (r.errors.total > 0)
+    console.error(`bench: ${label}: warm-up had ${r.errors.total} errors (${Object.keys(r.errors.byKind).join(", ")})`);
   return {
     kind: "run",
     users,
@@ -280,7 +285,9 @@ async function main(): Promise<number> {
       try {
         const serverPids = tree.map((p) => p.pid);
         const warmup =
-          args.warmupSeconds > 0 && !fanout ? await warmUp(name, label, scenario, args.warmupSeconds, server.base, serverPids, controller.signal) : null;
+          args.warmupSeconds > 0 && !fanout
+            ? await warmUp(name, label, scenario, args.warmupSeconds, server.base, serverPids, controller.signal)
+            : null;
         if (controller.signal.aborted) break rounds;
         const metrics = PORTS[name].metrics;
         const result = await runScenario(scenario, [server.base], {
@@ -293,7 +300,10 @@ async function main(): Promise<number> {
           onProgress: args.quiet
             ? undefined
             : (p) => {
-                if (p.second % 10 === 0) console.error(`bench: ${label}: ${p.second}s sockets ${p.sockets} recv ${p.deliveriesPerSecond}/s e2e p99 ${p.e2eP99.toFixed(1)} ms`);
+                if (p.second % 10 === 0)
+                  console.error(
+                    `bench: ${label}: ${p.second}s sockets ${p.sockets} recv ${p.deliveriesPerSecond}/s e2e p99 ${p.e2eP99.toFixed(1)} ms`,
+                  );
               },
         });
         if (controller.signal.aborted) break rounds;
@@ -311,7 +321,12 @@ async function main(): Promise<number> {
   const summaries = args.only.filter((t) => rows.some((r) => r.target === t)).map((t) => summarize(t, rows));
   const checks = benchChecks(scenario, rows);
   const what = args.repeat > 1 ? `median (min–max) of ${args.repeat} interleaved runs per target` : "one run per target";
-  const warm = args.warmupSeconds === 0 ? "no warm-up" : fanout ? "warm-up: the first rate once, unrecorded" : `warm-up: ${args.warmupSeconds} s before each run`;
+  const warm =
+    args.warmupSeconds === 0
+      ? "no warm-up"
+      : fanout
+        ? "warm-up: the first rate once, unrecorded"
+        : `warm-up: ${args.warmupSeconds} s before each run`;
   console.log(`\nbench: scenario ${scenario.name}, ${startedAt.toISOString()}, ${what}, ${warm}`);
   if (controller.signal.aborted) console.log(`bench: interrupted: ${runs.length} finished runs reported`);
   console.log(renderTable(summaries, fanout));

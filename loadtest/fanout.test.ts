@@ -10,7 +10,15 @@ function scripted(outcomes: boolean[]) {
   const measure = async (rate: number, label: string): Promise<Measured> => {
     asked.push({ rate, label });
     const withinLimit = outcomes[i++] ?? false;
-    return { rate, seconds: 9, sentPerSecond: rate, deliveriesPerSecond: rate * 100, errors: 0, e2e: e2e(withinLimit ? 10 : 80), withinLimit };
+    return {
+      rate,
+      seconds: 9,
+      sentPerSecond: rate,
+      deliveriesPerSecond: rate * 100,
+      errors: 0,
+      e2e: e2e(withinLimit ? 10 : 80),
+      withinLimit,
+    };
   };
   return { asked, measure };
 }
@@ -29,7 +37,12 @@ describe("fanout sweep", () => {
     // 20 ok, 30 over, 30 ok (repeat), 45 ok, 67.5 over, 67.5 over (repeat): end.
     const { asked, measure } = scripted([true, false, true, true, false, false]);
     let pauses = 0;
-    const r = await sweep(plan, measure, () => false, async () => void (pauses += 1));
+    const r = await sweep(
+      plan,
+      measure,
+      () => false,
+      async () => void (pauses += 1),
+    );
     expect(asked.map((a) => a.rate)).toEqual([20, 30, 30, 45, 67.5, 67.5]);
     expect(r.steps.map((s) => [s.step, s.attempt, s.withinLimit])).toEqual([
       [1, 1, true],

@@ -63,7 +63,9 @@ function chart(title: string, unit: string, t: number[], series: Series[]): stri
       pen = true;
     });
     parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
-    parts.push(`<rect x="${legendX}" y="6" width="10" height="10" fill="${s.color}"/><text x="${legendX + 14}" y="15">${escape(s.name)}</text>`);
+    parts.push(
+      `<rect x="${legendX}" y="6" width="10" height="10" fill="${s.color}"/><text x="${legendX + 14}" y="15">${escape(s.name)}</text>`,
+    );
     legendX += 24 + s.name.length * 6.5;
   });
   return `<figure><figcaption>${escape(title)} <small>(${escape(unit)}, per second)</small></figcaption>
@@ -120,7 +122,17 @@ export function renderHtml(result: Result, box: string): string {
   const errors = Object.entries(result.errors.byKind);
   const fanout = result.fanout
     ? `<h2>Fanout steps</h2>${table(
-        ["step", "rate asked (msg/s)", "sent/s", "deliveries/s", "p50 ms", "p99 ms", "max ms", "errors", `p99 ≤ ${result.fanout.limitMs} ms`],
+        [
+          "step",
+          "rate asked (msg/s)",
+          "sent/s",
+          "deliveries/s",
+          "p50 ms",
+          "p99 ms",
+          "max ms",
+          "errors",
+          `p99 ≤ ${result.fanout.limitMs} ms`,
+        ],
         [...(result.fanout.warmup ? [result.fanout.warmup] : []), ...result.fanout.steps].map((s) => [
           s.step === 0 ? "warm-up (not counted)" : s.attempt > 1 ? `${s.step} (repeat)` : String(s.step),
           s.rate.toFixed(0),

@@ -38,7 +38,10 @@ function info(label: string, value: string): string {
 
 function latency(label: string, l: { count: number; avg: number; p95: number; p99: number } | null, missing: string): string[] {
   if (!l || l.count === 0) return [line(`  ${label}:`), line(`    n/a (${l ? "none measured" : missing})`)];
-  return [line(`  ${label}:`), line(`    avg: ${fmtMs(l.avg).padStart(8)}    p95: ${fmtMs(l.p95).padStart(8)}    p99: ${fmtMs(l.p99).padStart(8)}`)];
+  return [
+    line(`  ${label}:`),
+    line(`    avg: ${fmtMs(l.avg).padStart(8)}    p95: ${fmtMs(l.p95).padStart(8)}    p99: ${fmtMs(l.p99).padStart(8)}`),
+  ];
 }
 
 /** The summary box printed at the end of a run. */
@@ -91,7 +94,10 @@ export function summaryBox(result: Result): string {
     info("Server CPU", server ? `avg ${server.cpuAvgPct.toFixed(0)}%  max ${server.cpuMaxPct.toFixed(0)}% of a core` : "n/a"),
     info("Server RSS", server ? `${server.rssBaselineMB.toFixed(0)} -> ${server.rssMaxMB.toFixed(0)} MB` : "n/a"),
     info("Memory/socket", server?.memoryPerSocketKB != null ? `${server.memoryPerSocketKB.toFixed(1)} KB` : "n/a"),
-    info("Client CPU", `avg ${result.client.cpuAvgPct.toFixed(0)}%  max ${result.client.cpuMaxPct.toFixed(0)}% (${result.client.workers} workers)`),
+    info(
+      "Client CPU",
+      `avg ${result.client.cpuAvgPct.toFixed(0)}%  max ${result.client.cpuMaxPct.toFixed(0)}% (${result.client.workers} workers)`,
+    ),
     info("Client event loop", `max ${result.client.loopMaxPct.toFixed(0)}% busy, >90% in ${result.client.loopSaturatedSeconds} s`),
   );
   if (result.checks.length) {

@@ -142,8 +142,10 @@ export function evaluate(result: Omit<Result, "checks">): Check[] {
   if (t.lost !== undefined) add("lost messages", `≤ ${int(t.lost)}`, int(result.messages.lost), result.messages.lost <= t.lost);
   const e2e = result.latency.e2e;
   const measured = e2e.count > 0;
-  if (t.e2eAvgMs !== undefined) add("e2e avg", `≤ ${ms(t.e2eAvgMs)}`, measured ? ms(e2e.avg) : "n/a", measured ? e2e.avg <= t.e2eAvgMs : null);
-  if (t.e2eP99Ms !== undefined) add("e2e p99", `≤ ${ms(t.e2eP99Ms)}`, measured ? ms(e2e.p99) : "n/a", measured ? e2e.p99 <= t.e2eP99Ms : null);
+  if (t.e2eAvgMs !== undefined)
+    add("e2e avg", `≤ ${ms(t.e2eAvgMs)}`, measured ? ms(e2e.avg) : "n/a", measured ? e2e.avg <= t.e2eAvgMs : null);
+  if (t.e2eP99Ms !== undefined)
+    add("e2e p99", `≤ ${ms(t.e2eP99Ms)}`, measured ? ms(e2e.p99) : "n/a", measured ? e2e.p99 <= t.e2eP99Ms : null);
   if (t.authP99Ms !== undefined) {
     const auth = result.latency.auth;
     const known = auth !== null && auth.count > 0;
@@ -155,11 +157,21 @@ export function evaluate(result: Omit<Result, "checks">): Check[] {
   }
   if (t.memoryPerSocketKB !== undefined) {
     const kb = result.server?.memoryPerSocketKB ?? null;
-    add("memory per socket", `≤ ${t.memoryPerSocketKB} KB`, kb === null ? "n/a" : `${kb.toFixed(1)} KB`, kb === null ? null : kb <= t.memoryPerSocketKB);
+    add(
+      "memory per socket",
+      `≤ ${t.memoryPerSocketKB} KB`,
+      kb === null ? "n/a" : `${kb.toFixed(1)} KB`,
+      kb === null ? null : kb <= t.memoryPerSocketKB,
+    );
   }
   if (t.deliveriesPerSecond !== undefined) {
     const best = result.fanout?.bestDeliveriesPerSecond ?? null;
-    add("best deliveries/s", `≥ ${int(t.deliveriesPerSecond)}`, best === null ? "n/a" : int(best), best === null ? null : best >= t.deliveriesPerSecond);
+    add(
+      "best deliveries/s",
+      `≥ ${int(t.deliveriesPerSecond)}`,
+      best === null ? "n/a" : int(best),
+      best === null ? null : best >= t.deliveriesPerSecond,
+    );
   }
   return checks;
 }

@@ -33,7 +33,10 @@ function numberOption(value: string | undefined, name: string): number | undefin
 }
 
 function list(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function progressLine(p: Progress): string {

@@ -267,7 +267,9 @@ export async function runScenario(scenario: Scenario, targetUrls: string[], opti
   const totals = timeline.totals;
   const saturated = seconds.filter((s) => s.loop > 0.9).length;
   if (saturated > 0) {
-    notes.push(`a client worker's event loop was over 90% busy in ${saturated} s: the client may be the limit there (try --workers, or a second machine)`);
+    notes.push(
+      `a client worker's event loop was over 90% busy in ${saturated} s: the client may be the limit there (try --workers, or a second machine)`,
+    );
   }
   const serverStats = sampler.summary(peakSockets);
   if (serverStats?.memoryPerSocketKB != null) {

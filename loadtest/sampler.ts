@@ -30,10 +30,13 @@ export class Sampler {
     this.#rssMax = this.#baseline?.rssBytes ?? 0;
     this.#last = { at: nowMs(), server: this.#baseline, client: this.#cpu() };
     const next = () => {
-      this.#timer = setTimeout(() => {
-        this.#take();
-        next();
-      }, Math.max(0, startAt + (this.#second + 1) * 1000 - nowMs()));
+      this.#timer = setTimeout(
+        () => {
+          this.#take();
+          next();
+        },
+        Math.max(0, startAt + (this.#second + 1) * 1000 - nowMs()),
+      );
     };
     next();
   }

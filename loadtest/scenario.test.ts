@@ -52,7 +52,16 @@ describe("scenario files", () => {
   it("names the field of a malformed scenario", async () => {
     const dir = await mkdtemp(join(tmpdir(), "scenario-"));
     const file = join(dir, "bad.json");
-    await writeFile(file, JSON.stringify({ name: "bad", description: "", stages: [{ duration: "soon", target: 1 }], rooms: { usersPerRoom: 2 }, workload: { kind: "hold" } }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        name: "bad",
+        description: "",
+        stages: [{ duration: "soon", target: 1 }],
+        rooms: { usersPerRoom: 2 },
+        workload: { kind: "hold" },
+      }),
+    );
     await expect(loadScenario(file)).rejects.toThrow(/stages\.0\.duration/);
     await writeFile(file, "{");
     await expect(loadScenario(file)).rejects.toThrow(/scenario .*bad\.json/);

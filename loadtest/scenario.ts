@@ -16,7 +16,10 @@ export function durationMs(value: string | number): number {
 }
 
 const Duration = z
-  .union([z.number().nonnegative(), z.string().refine((text) => parseDuration(text) !== undefined, 'a duration such as "30s", "2m" or "250ms"')])
+  .union([
+    z.number().nonnegative(),
+    z.string().refine((text) => parseDuration(text) !== undefined, 'a duration such as "30s", "2m" or "250ms"'),
+  ])
   .transform(durationMs);
 
 const Stage = z.object({ duration: Duration, target: z.number().int().nonnegative() });

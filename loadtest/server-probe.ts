@@ -21,7 +21,9 @@ function read(path: string): string | undefined {
 }
 
 function pids(): number[] {
-  return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number);
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
 }
 
 /** What /proc/<pid>/stat says about a process. */
@@ -181,7 +183,9 @@ export function findServerProcesses(ports: number[], warn: (text: string) => voi
   if (found.length > 0) return found.map((pid) => ({ pid, comm: all.get(pid)?.comm ?? "?" }));
   const workerd = [...all].filter(([, info]) => info.comm === "workerd").map(([pid]) => pid);
   if (workerd.length > 0) {
-    warn(`no local process listens on port(s) ${ports.join(", ")}; sampling every workerd process (${workerd.join(", ")}); pass --server-pid to choose`);
+    warn(
+      `no local process listens on port(s) ${ports.join(", ")}; sampling every workerd process (${workerd.join(", ")}); pass --server-pid to choose`,
+    );
   } else {
     warn("no server process found: server CPU and memory are not measured (pass --server-pid)");
   }

@@ -103,7 +103,12 @@ export async function loginUsers(count: number, options: SetupOptions, stats: Ht
   const login = async (i: number, expected: number[]) =>
     request(stats, `${base(i)}/auth/login`, { json: { username: username(options.userPrefix, i), password: options.password } }, expected);
   const register = async (i: number) =>
-    request(stats, `${base(i)}/auth/register`, { json: { username: username(options.userPrefix, i), password: options.password } }, [201, 409]);
+    request(
+      stats,
+      `${base(i)}/auth/register`,
+      { json: { username: username(options.userPrefix, i), password: options.password } },
+      [201, 409],
+    );
   const probe = await login(count - 1, [200, 401]);
   const registerFirst = probe.status === 401;
   let done = 0;

@@ -8,9 +8,18 @@ describe("rooms over several targets", () => {
     // Recorded from Debian's nginx 1.22.1 with deploy/nginx/roomcast.conf's map
     // and upstreams 127.0.0.1:18081-18083 (300 of 300 room ids agreed).
     const nginx: Record<string, string> = {
-      "lt-run-0": "18082", "lt-run-1": "18081", "lt-run-2": "18082", "lt-run-3": "18081",
-      "lt-run-4": "18083", "lt-run-5": "18082", "lt-run-6": "18083", "lt-run-7": "18082",
-      "lt-run-8": "18083", "lt-run-9": "18081", "lt-run-10": "18082", "lt-run-11": "18081",
+      "lt-run-0": "18082",
+      "lt-run-1": "18081",
+      "lt-run-2": "18082",
+      "lt-run-3": "18081",
+      "lt-run-4": "18083",
+      "lt-run-5": "18082",
+      "lt-run-6": "18083",
+      "lt-run-7": "18082",
+      "lt-run-8": "18083",
+      "lt-run-9": "18081",
+      "lt-run-10": "18082",
+      "lt-run-11": "18081",
     };
     const ring = new HashRing(["http://127.0.0.1:18081", "http://127.0.0.1:18082", "http://127.0.0.1:18083"].map(parseTarget));
     for (const [room, port] of Object.entries(nginx)) expect(ring.pick(room).base).toBe(`http://127.0.0.1:${port}`);

@@ -31,7 +31,11 @@ export class HashRing {
     for (const target of targets) {
       const { hostname, port } = new URL(target.base);
       const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
-      const base = Buffer.concat([Buffer.from(host), Buffer.from([0]), Buffer.from(port || (target.base.startsWith("https") ? "443" : "80"))]);
+      const base = Buffer.concat([
+        Buffer.from(host),
+        Buffer.from([0]),
+        Buffer.from(port || (target.base.startsWith("https") ? "443" : "80")),
+      ]);
       let previous = 0;
       for (let j = 0; j < POINTS_PER_SERVER; j += 1) {
         const prev = Buffer.alloc(4);

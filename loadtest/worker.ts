@@ -77,10 +77,13 @@ function run(init: WorkerInit): void {
     second += 1;
   };
   const nextTick = () => {
-    tickTimer = setTimeout(() => {
-      flush();
-      nextTick();
-    }, Math.max(0, init.startAt + (second + 1) * 1000 - nowMs()));
+    tickTimer = setTimeout(
+      () => {
+        flush();
+        nextTick();
+      },
+      Math.max(0, init.startAt + (second + 1) * 1000 - nowMs()),
+    );
   };
   nextTick();
 
@@ -130,5 +133,5 @@ try {
   // Posted by runner.ts of this same checkout.
   run(workerData as WorkerInit);
 } catch (error) {
-  post({ type: "fatal", worker: -1, message: error instanceof Error ? error.stack ?? error.message : String(error) });
+  post({ type: "fatal", worker: -1, message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
 }

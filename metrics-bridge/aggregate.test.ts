@@ -58,7 +58,10 @@ describe("Aggregate", () => {
 
   it("computes the room gauges from the newest report of each room, wherever it came from", () => {
     const aggregate = new Aggregate();
-    aggregate.report(report("a", 0, { r1: { type: "public", sockets: 2, outbox: 1, at: 10 }, r2: { type: "private", sockets: 1, outbox: 0, at: 10 } }), 0);
+    aggregate.report(
+      report("a", 0, { r1: { type: "public", sockets: 2, outbox: 1, at: 10 }, r2: { type: "private", sockets: 1, outbox: 0, at: 10 } }),
+      0,
+    );
     // r1 moved to isolate b and lost a socket; a late report from a (older `at`) loses.
     aggregate.report(report("b", 0, { r1: { type: "public", sockets: 1, outbox: 0, at: 20 } }), 0);
     aggregate.report(report("a", 0, { r1: { type: "public", sockets: 2, outbox: 1, at: 15 } }), 0);
@@ -121,7 +124,18 @@ describe("renderText", () => {
       ],
       "openmetrics",
     );
-    expect(text).toBe(['# HELP x say \\"hi\\"', "# TYPE x counter", 'x_total{code="200"} 2', "# HELP up_now g", "# TYPE up_now gauge", "up_now 1", "# EOF", ""].join("\n"));
+    expect(text).toBe(
+      [
+        '# HELP x say \\"hi\\"',
+        "# TYPE x counter",
+        'x_total{code="200"} 2',
+        "# HELP up_now g",
+        "# TYPE up_now gauge",
+        "up_now 1",
+        "# EOF",
+        "",
+      ].join("\n"),
+    );
     expect(negotiate("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")).toBe("openmetrics");
     expect(negotiate("text/plain")).toBe("text");
     expect(negotiate(undefined)).toBe("text");
@@ -131,7 +145,9 @@ describe("renderText", () => {
   it.skipIf(!promtool)("passes promtool check metrics (Debian's prometheus package)", () => {
     const aggregate = new Aggregate();
     aggregate.report(report("a", 3, { r1: { type: "public", sockets: 2, outbox: 1, at: 1 } }), 0);
-    const text = renderText(aggregate.families(local.map((f) => (f.name === "messages_sent_total" ? { ...f, help: "Messages stored." } : f))));
+    const text = renderText(
+      aggregate.families(local.map((f) => (f.name === "messages_sent_total" ? { ...f, help: "Messages stored." } : f))),
+    );
     const result = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
     expect(result.stdout + result.stderr).toBe("");
     expect(result.status).toBe(0);

@@ -74,7 +74,10 @@ export class Aggregate {
   readonly #rooms = new Map<string, RoomStat>();
 
   report(report: SourceReport, now: number): void {
-    this.#sources.set(report.source, { seen: now, families: report.families.filter((f) => f.type === "counter" || f.type === "histogram") });
+    this.#sources.set(report.source, {
+      seen: now,
+      families: report.families.filter((f) => f.type === "counter" || f.type === "histogram"),
+    });
     for (const [roomId, stat] of Object.entries(report.rooms)) {
       const known = this.#rooms.get(roomId);
       // A late report from an isolate the room has since left loses.

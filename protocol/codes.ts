@@ -31,14 +31,7 @@ export const HTTP_ERRORS = {
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 
 /** Error codes carried by `{"type":"error"}` WebSocket frames. */
-export const FRAME_ERRORS = [
-  "bad_request",
-  "body_too_long",
-  "rate_limited",
-  "unauthorized",
-  "overloaded",
-  "internal",
-] as const;
+export const FRAME_ERRORS = ["bad_request", "body_too_long", "rate_limited", "unauthorized", "overloaded", "internal"] as const;
 
 /** An error code of a WebSocket error frame. */
 export type FrameErrorCode = (typeof FRAME_ERRORS)[number];

@@ -19,9 +19,7 @@ function clientFrameSchema(maxBodyChars: number) {
 export type ClientFrame = z.infer<ReturnType<typeof clientFrameSchema>>;
 
 /** What a parser returns: the typed value, or a stable error code and a short reason. */
-export type Parsed<T, C extends string = FrameErrorCode> =
-  | { ok: true; value: T }
-  | { ok: false; code: C; message: string };
+export type Parsed<T, C extends string = FrameErrorCode> = { ok: true; value: T } | { ok: false; code: C; message: string };
 
 const schemaCache = new Map<number, ReturnType<typeof clientFrameSchema>>();
 
@@ -35,10 +33,7 @@ function schemaFor(maxBodyChars: number): ReturnType<typeof clientFrameSchema> {
 }
 
 /** Parses one text frame from a client. Never throws. */
-export function parseClientFrame(
-  raw: string,
-  limits: FrameLimits = DEFAULT_LIMITS,
-): Parsed<ClientFrame> {
+export function parseClientFrame(raw: string, limits: FrameLimits = DEFAULT_LIMITS): Parsed<ClientFrame> {
   let data: unknown;
   try {
     data = JSON.parse(raw);
@@ -48,11 +43,7 @@ export function parseClientFrame(
   const result = schemaFor(limits.maxBodyChars).safeParse(data);
   if (result.success) return { ok: true, value: result.data };
   const issue = result.error.issues[0];
-  if (
-    issue?.code === "too_big" &&
-    issue.path.length === 1 &&
-    issue.path[0] === "body"
-  ) {
+  if (issue?.code === "too_big" && issue.path.length === 1 && issue.path[0] === "body") {
     return {
       ok: false,
       code: "body_too_long",

@@ -6,7 +6,16 @@ import type { Message, Room, User } from "./model.ts";
 describe("response bodies", () => {
   const user: User = { id: "u1", username: "ada" };
   const room: Room = { id: "lobby", name: "Lobby", type: "public", createdAt: "2026-01-01T00:00:00.000Z" };
-  const message: Message = { seq: 1, id: "m1", roomId: "lobby", userId: "u1", username: "ada", body: "hi", clientMsgId: "c1", createdAt: room.createdAt };
+  const message: Message = {
+    seq: 1,
+    id: "m1",
+    roomId: "lobby",
+    userId: "u1",
+    username: "ada",
+    body: "hi",
+    clientMsgId: "c1",
+    createdAt: room.createdAt,
+  };
 
   it("parse what the API answers, with the model's types", () => {
     const login = { token: "t", expiresAt: room.createdAt, user };

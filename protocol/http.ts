@@ -42,12 +42,7 @@ export const HistoryQuery = z
   .object({
     after: seqParam.optional(),
     before: seqParam.optional(),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(DEFAULT_LIMITS.maxHistoryLimit)
-      .default(DEFAULT_LIMITS.defaultHistoryLimit),
+    limit: z.coerce.number().int().min(1).max(DEFAULT_LIMITS.maxHistoryLimit).default(DEFAULT_LIMITS.defaultHistoryLimit),
   })
   .refine((q) => q.after === undefined || q.before === undefined, {
     message: "give either after or before, not both",

@@ -48,7 +48,10 @@ const build: WorkerdBuild = {
     className: b.class_name,
     sql: sqliteClasses.has(b.class_name),
   })),
-  outboundAllow: (process.env.WORKERD_OUTBOUND_ALLOW ?? "private").split(",").map((s) => s.trim()).filter(Boolean),
+  outboundAllow: (process.env.WORKERD_OUTBOUND_ALLOW ?? "private")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
 };
 await writeFile(join(outDir, "config.capnp"), renderWorkerdConfig(build));
 console.log(`build:workerd: wrote ${join(outDir, "config.capnp")} with ${build.modules.length} module(s)`);

@@ -15,11 +15,10 @@ const UNCOMPRESSED = 64 * 1024 * 1024;
 
 const outDir = mkdtempSync(join(tmpdir(), "roomcast-cf-"));
 try {
-  execFileSync(
-    process.execPath,
-    [wranglerBin(), "deploy", "--dry-run", "--outdir", outDir, "--var", "ENVIRONMENT:production"],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-  );
+  execFileSync(process.execPath, [wranglerBin(), "deploy", "--dry-run", "--outdir", outDir, "--var", "ENVIRONMENT:production"], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
   const modules = readdirSync(outDir).filter((f) => /\.(m?js|wasm)$/.test(f));
   if (modules.length === 0) throw new Error("wrangler wrote no module");
   const raw = Buffer.concat(modules.map((f) => readFileSync(join(outDir, f))));

@@ -120,9 +120,12 @@ if (runtime === "wrangler") {
   command = [
     wranglerBin(),
     "dev",
-    "--port", port,
-    "--ip", host,
-    "--persist-to", join(dataDir, "wrangler"),
+    "--port",
+    port,
+    "--ip",
+    host,
+    "--persist-to",
+    join(dataDir, "wrangler"),
     "--show-interactive-dev-session=false",
     ...Object.entries(settings).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
@@ -132,9 +135,12 @@ if (runtime === "wrangler") {
   settings.JWT_SECRET = process.env.JWT_SECRET ?? (await persistedJwtSecret());
   command = [
     ...(runtime === "binary" ? [binary] : [workerdBin(), "serve", workerdConfig]),
-    "--socket-addr", `${HTTP_SOCKET}=${host}:${port}`,
-    "--socket-addr", `${METRICS_SOCKET}=${process.env.METRICS_ADDR ?? "127.0.0.1:9464"}`,
-    "--directory-path", `${DATA_DIRECTORY}=${roomDir}`,
+    "--socket-addr",
+    `${HTTP_SOCKET}=${host}:${port}`,
+    "--socket-addr",
+    `${METRICS_SOCKET}=${process.env.METRICS_ADDR ?? "127.0.0.1:9464"}`,
+    "--directory-path",
+    `${DATA_DIRECTORY}=${roomDir}`,
     // For `npm run profile` (scripts/profile.ts): V8's inspector on this address.
     ...(process.env.WORKERD_INSPECTOR ? ["--inspector-addr", process.env.WORKERD_INSPECTOR] : []),
   ];

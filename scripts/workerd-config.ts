@@ -16,7 +16,6 @@ export interface WorkerdBuild {
   outboundAllow: readonly string[];
 }
 
-
 /** The binding that carries wrangler.toml's [vars] as defaults (read by core/config.ts). */
 export const DEFAULTS_BINDING = "ROOMCAST_DEFAULTS";
 

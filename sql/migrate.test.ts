@@ -84,7 +84,9 @@ describe("migration files", () => {
     expect(codeOf(() => checkSequence([m(2)]))).toBe("GAP");
     expect(codeOf(() => checkSequence([m(1), m(2)]))).toBeUndefined();
     await expect(loadMigrations(await folder({ "1_init.sql": "SELECT 1" }))).rejects.toMatchObject({ code: "BAD_NAME" });
-    await expect(loadMigrations(await folder({ "0001_a.sql": "SELECT 1", "0003_c.sql": "SELECT 1" }))).rejects.toMatchObject({ code: "GAP" });
+    await expect(loadMigrations(await folder({ "0001_a.sql": "SELECT 1", "0003_c.sql": "SELECT 1" }))).rejects.toMatchObject({
+      code: "GAP",
+    });
   });
 });
 
@@ -96,7 +98,15 @@ describe("migrate", () => {
     expect(await migrate(sql, migrations)).toEqual([]);
     const tables = await sql<{ table_name: string }[]>`
       SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
-    expect(tables.map((t) => t.table_name)).toEqual(["messages", "room_leases", "room_members", "rooms", "schema_migrations", "users", "ws_tickets"]);
+    expect(tables.map((t) => t.table_name)).toEqual([
+      "messages",
+      "room_leases",
+      "room_members",
+      "rooms",
+      "schema_migrations",
+      "users",
+      "ws_tickets",
+    ]);
     expect(await migrationLocks(sql)).toBe(0);
   });
 

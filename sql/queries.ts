@@ -39,10 +39,7 @@ export async function findUserByUsername(sql: Sql, username: string): Promise<Us
 }
 
 /** Creates a room owned by `ownerId`, who becomes its first member; null when the id is taken. */
-export async function insertRoom(
-  sql: Sql,
-  room: { id: string; name: string; type: RoomType; ownerId: string },
-): Promise<Room | null> {
+export async function insertRoom(sql: Sql, room: { id: string; name: string; type: RoomType; ownerId: string }): Promise<Room | null> {
   // One statement, so no transaction spans two round trips (see sql/db.ts on PGlite).
   const rows = await sql<RoomRow[]>`
     WITH created AS (
@@ -94,10 +91,7 @@ export async function insertMember(sql: Sql, roomId: string, userId: string): Pr
 }
 
 /** Stores a ticket's hash until it expires. */
-export async function insertTicket(
-  sql: Sql,
-  ticket: { hash: string; userId: string; expiresAt: Date },
-): Promise<void> {
+export async function insertTicket(sql: Sql, ticket: { hash: string; userId: string; expiresAt: Date }): Promise<void> {
   await sql`
     INSERT INTO ws_tickets (ticket_hash, user_id, expires_at)
     VALUES (${ticket.hash}, ${ticket.userId}, ${ticket.expiresAt})`;
@@ -279,4 +273,3 @@ export async function releaseLease(sql: Sql, roomId: string, lease: Lease): Prom
     UPDATE room_leases SET expires_at = now() - interval '1 millisecond', wanted_by = NULL
     WHERE room_id = ${roomId} AND node_id = ${lease.nodeId} AND epoch = ${lease.epoch}`;
 }
-

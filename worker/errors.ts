@@ -33,10 +33,11 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   console.error(`${c.req.method} ${c.req.routePath}: ${error.name}: ${error.message}`);
   // The config this request parsed; a request whose config failed to parse has none to report with.
   const config: Config | undefined = c.get("config");
-  if (config) reportError(config, error, {
-    request: c.req.raw,
-    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-    where: `${c.req.method} ${c.req.routePath}`,
-  });
+  if (config)
+    reportError(config, error, {
+      request: c.req.raw,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      where: `${c.req.method} ${c.req.routePath}`,
+    });
   return errorResponse("internal", "internal error");
 }

@@ -26,7 +26,10 @@ describe("GET /metrics", () => {
   });
 
   it("answers OpenMetrics to a scraper that asks for it, as Prometheus does", async () => {
-    const response = await call("/metrics", { token: TOKEN, headers: { Accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5" } });
+    const response = await call("/metrics", {
+      token: TOKEN,
+      headers: { Accept: "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5" },
+    });
     expect(response.headers.get("content-type")).toContain("application/openmetrics-text; version=1.0.0");
     const text = await response.text();
     expect(text).toContain("# TYPE auth_requests counter\n");
@@ -106,7 +109,9 @@ describe("the Stats object's sum", () => {
     });
     const after = await scrape();
     expect(value(after, series)).toBe(value(before, series) + 5);
-    expect(value(after, 'websocket_connections{room_type="private"}')).toBe(value(before, 'websocket_connections{room_type="private"}') + 3);
+    expect(value(after, 'websocket_connections{room_type="private"}')).toBe(
+      value(before, 'websocket_connections{room_type="private"}') + 3,
+    );
     expect(value(after, "outbox_pending_messages")).toBe(value(before, "outbox_pending_messages") + 7);
   });
 });

@@ -1,7 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Message } from "../../protocol/index.ts";
 import { isQueryName, runQuery } from "../../sql/worker-queries.ts";
-import { claimLease, insertMessages, insertMessagesFencedBatch, maxArchivedSeqs, releaseLease, renewLeases, selectMessages, type HeldLease } from "../../sql/queries.ts";
+import {
+  claimLease,
+  insertMessages,
+  insertMessagesFencedBatch,
+  maxArchivedSeqs,
+  releaseLease,
+  renewLeases,
+  selectMessages,
+  type HeldLease,
+} from "../../sql/queries.ts";
 import { readConfig, type Config } from "../../core/config.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import type { Sql } from "../../sql/db.ts";
@@ -18,9 +27,7 @@ export interface ArchiveRange {
 }
 
 /** What a lease claim answers: the lease with what PostgreSQL holds past the room's log, or who has it for how long. */
-export type ClaimResult =
-  | { ok: true; epoch: number; archived: Message[]; archivedHead: number }
-  | { ok: false; remainingMs: number };
+export type ClaimResult = { ok: true; epoch: number; archived: Message[]; archivedHead: number } | { ok: false; remainingMs: number };
 
 /** A fenced commit's answer for one room: whether its lease held (and its messages were written), and whether another process asked for it. */
 export interface CommitResult {
@@ -174,7 +181,9 @@ export class Database extends DurableObject<Env> {
     const room = this.env.ROOMS.get(this.env.ROOMS.idFromName(roomId));
     this.ctx.waitUntil(
       room.leaseEvent(epoch, event).catch((error: unknown) => {
-        console.error(`database: cannot tell room ${roomId} its lease was ${event}: ${error instanceof Error ? error.message : String(error)}`);
+        console.error(
+          `database: cannot tell room ${roomId} its lease was ${event}: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }),
     );
   }

@@ -56,10 +56,13 @@ describe("LeaseKeeper", () => {
 
   it("drops only the epoch it holds, and makes no call with nothing held", async () => {
     let calls = 0;
-    const keeper = new LeaseKeeper(async () => {
-      calls += 1;
-      return new Map();
-    }, () => {});
+    const keeper = new LeaseKeeper(
+      async () => {
+        calls += 1;
+        return new Map();
+      },
+      () => {},
+    );
     keeper.hold({ roomId: "a", epoch: 3 });
     expect(keeper.drop("a", 2)).toBe(false);
     expect(keeper.drop("a", 3)).toBe(true);

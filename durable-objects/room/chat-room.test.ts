@@ -2,7 +2,6 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { connect, createRoom, signUp, stubOf } from "../../test/support/api.ts";
 
-
 /** Alice creates a public room; Alice and Bob are connected and welcomed. */
 async function twoInARoom() {
   const alice = await signUp("alice");
@@ -36,7 +35,14 @@ describe("ChatRoom over real WebSockets", () => {
     const [ack] = await a.waitFor("ack");
     expect(ack).toEqual({ type: "ack", clientMsgId: "hello-1", seq: 1 });
     const [atBob] = await b.waitFor("message");
-    expect(atBob).toMatchObject({ seq: 1, roomId, userId: alice.user.id, username: alice.user.username, body: "hi bob", clientMsgId: "hello-1" });
+    expect(atBob).toMatchObject({
+      seq: 1,
+      roomId,
+      userId: alice.user.id,
+      username: alice.user.username,
+      body: "hi bob",
+      clientMsgId: "hello-1",
+    });
     expect((await a.waitFor("message"))[0]).toEqual(atBob);
     expect(b.of("ack")).toEqual([]);
 
@@ -81,7 +87,11 @@ describe("ChatRoom over real WebSockets", () => {
     a.send({ type: "send", clientMsgId: "other", body: "second" });
     a.send({ type: "send", clientMsgId: "same", body: "first again" });
     const acks = await a.waitFor("ack", 3);
-    expect(acks.map((x) => [x.clientMsgId, x.seq])).toEqual([["same", 1], ["other", 2], ["same", 1]]);
+    expect(acks.map((x) => [x.clientMsgId, x.seq])).toEqual([
+      ["same", 1],
+      ["other", 2],
+      ["same", 1],
+    ]);
     await a.waitFor("message", 2);
     // Give a wrongly broadcast duplicate the time to arrive before counting.
     a.send({ type: "ping" });

@@ -228,7 +228,11 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   #rest(): RestParts {
-    return { committer: this.#committer, logView: { log: this.#store.log, floor: () => this.#sequencer.floor }, archive: this.#database.archive() };
+    return {
+      committer: this.#committer,
+      logView: { log: this.#store.log, floor: () => this.#sequencer.floor },
+      archive: this.#database.archive(),
+    };
   }
 
   #goaway(ws: WebSocket, code: number, reason: string): void {

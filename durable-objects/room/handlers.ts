@@ -24,7 +24,13 @@ export interface HandlerParts<S extends Socket> {
 }
 
 /** Handles one admitted frame (guards.ts) from `ws`. */
-export async function handleFrame<S extends Socket>(parts: HandlerParts<S>, ws: S, attachment: Attachment, room: Room, frame: ClientFrame): Promise<void> {
+export async function handleFrame<S extends Socket>(
+  parts: HandlerParts<S>,
+  ws: S,
+  attachment: Attachment,
+  room: Room,
+  frame: ClientFrame,
+): Promise<void> {
   switch (frame.type) {
     case "send":
       return onSend(parts, ws, attachment, room, frame.clientMsgId, frame.body);
@@ -33,7 +39,8 @@ export async function handleFrame<S extends Socket>(parts: HandlerParts<S>, ws: 
     case "typing":
       return onTyping(parts, attachment);
     case "ping":
-      if (frame.lastSeq === undefined || parts.sockets.receipt(ws, frame.lastSeq, parts.committer.visibleHead())) send(ws, { type: "pong" });
+      if (frame.lastSeq === undefined || parts.sockets.receipt(ws, frame.lastSeq, parts.committer.visibleHead()))
+        send(ws, { type: "pong" });
       return;
     case "auth":
       return onAuth(parts, ws, attachment, frame.token);
@@ -41,7 +48,14 @@ export async function handleFrame<S extends Socket>(parts: HandlerParts<S>, ws: 
 }
 
 /** A message: acked with its seq once the committer says so (a duplicate with the seq it was first stored under). */
-async function onSend<S extends Socket>(parts: HandlerParts<S>, ws: S, attachment: Attachment, room: Room, clientMsgId: string, body: string): Promise<void> {
+async function onSend<S extends Socket>(
+  parts: HandlerParts<S>,
+  ws: S,
+  attachment: Attachment,
+  room: Room,
+  clientMsgId: string,
+  body: string,
+): Promise<void> {
   const outcome = await parts.committer.accept(room, attachment.user, clientMsgId, body);
   switch (outcome.kind) {
     case "stored":

@@ -7,7 +7,6 @@ import { call, connect, createRoom, drainOutbox, signUp, stubOf } from "../../te
 // The workers project keeps 20 copied messages per room log (vitest.config.ts).
 const pg = createWorkerdSql(env.DATABASE_URL);
 
-
 async function roomOf(token: string, roomId: string): Promise<Room> {
   return ((await (await call(`/rooms/${roomId}`, { token })).json()) as { room: Room }).room;
 }
@@ -24,7 +23,10 @@ async function publish(roomId: string, token: string, user: User, from: number, 
 
 async function logSeqs(roomId: string): Promise<number[]> {
   return runInDurableObject(stubOf(roomId), (_i, state) =>
-    state.storage.sql.exec<{ seq: number }>("SELECT seq FROM messages ORDER BY seq").toArray().map((r) => r.seq),
+    state.storage.sql
+      .exec<{ seq: number }>("SELECT seq FROM messages ORDER BY seq")
+      .toArray()
+      .map((r) => r.seq),
   );
 }
 

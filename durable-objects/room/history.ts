@@ -34,12 +34,7 @@ async function fromArchive(archive: Archive | null, range: Parameters<Archive>[0
  * copied are included). Stops at the first gap, so the answer is always a
  * contiguous run starting at `afterSeq + 1` (possibly shorter than asked).
  */
-export async function readAfter(
-  store: LogView,
-  archive: Archive | null,
-  afterSeq: number,
-  limit: number,
-): Promise<Message[]> {
+export async function readAfter(store: LogView, archive: Archive | null, afterSeq: number, limit: number): Promise<Message[]> {
   // While PostgreSQL answers, the alarm may copy and prune more of the log,
   // raising its floor past what the archive read covered; read again then.
   for (let attempt = 0; ; attempt++) {
@@ -59,12 +54,7 @@ export async function readAfter(
  * The newest `limit` messages before `beforeSeq`, ascending: the log first,
  * PostgreSQL for what lies below the log's floor.
  */
-export async function readBefore(
-  store: LogView,
-  archive: Archive | null,
-  beforeSeq: number,
-  limit: number,
-): Promise<Message[]> {
+export async function readBefore(store: LogView, archive: Archive | null, beforeSeq: number, limit: number): Promise<Message[]> {
   const fromLog = store.log.latest(beforeSeq, limit);
   const lowest = fromLog[0]?.seq ?? Math.min(beforeSeq, store.floor());
   if (fromLog.length === limit || lowest <= 1) return fromLog;

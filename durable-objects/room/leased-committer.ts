@@ -133,7 +133,9 @@ export class LeasedCommitter implements Committer {
     const { database, sequencer, config } = this.#parts;
     if (!database.configured) return "database_unavailable";
     try {
-      const claim = await database.call<ClaimResult>("lease claim", (db, roomId) => db.claim(roomId, sequencer.committed, config.logRetention.count));
+      const claim = await database.call<ClaimResult>("lease claim", (db, roomId) =>
+        db.claim(roomId, sequencer.committed, config.logRetention.count),
+      );
       if (!claim.ok) {
         this.#retryAfterS = Math.max(1, Math.ceil(claim.remainingMs / 1000));
         return "overloaded";

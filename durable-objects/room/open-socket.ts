@@ -51,7 +51,13 @@ export async function openSocket(parts: OpenParts, handoff: Handoff, lastSeq: nu
   sessions.attach(server, { user: handoff.user, exp: handoff.exp, connectedAt: Date.now() });
   parts.metrics.socketsChanged();
   logDebug(config, "socket_open", { requestId: handoff.requestId, room: handoff.room.id, user: handoff.user.id, lastSeq });
-  send(server, { type: "welcome", room: handoff.room, user: handoff.user, headSeq: parts.committer.visibleHead(), presence: sessions.presence() });
+  send(server, {
+    type: "welcome",
+    room: handoff.room,
+    user: handoff.user,
+    headSeq: parts.committer.visibleHead(),
+    presence: sessions.presence(),
+  });
   if (firstTab) announceJoin(sessions, handoff.user, server);
   if (lastSeq !== undefined) void parts.replay(server, lastSeq);
   await parts.arm();

@@ -61,7 +61,9 @@ export class Outbox {
   /** The lowest seq still waiting; pruning keeps it and everything above. `Number.MAX_SAFE_INTEGER` when none waits. */
   firstPending(): number {
     if (this.#depth === 0) return Number.MAX_SAFE_INTEGER;
-    const first = this.#sql.exec<{ first: number | null }>("SELECT min(seq) AS first FROM outbox WHERE seq > ?", this.#copiedThrough).one().first;
+    const first = this.#sql
+      .exec<{ first: number | null }>("SELECT min(seq) AS first FROM outbox WHERE seq > ?", this.#copiedThrough)
+      .one().first;
     return first ?? Number.MAX_SAFE_INTEGER;
   }
 
@@ -92,7 +94,10 @@ export class Outbox {
    * backoff survives eviction. `only`: the message just appended, when it is
    * the whole outbox (no need to read it back).
    */
-  async flush(write: BatchWriter, options: { batchSize: number; timeoutMs: number; only?: Message | undefined; now?: () => number }): Promise<FlushResult> {
+  async flush(
+    write: BatchWriter,
+    options: { batchSize: number; timeoutMs: number; only?: Message | undefined; now?: () => number },
+  ): Promise<FlushResult> {
     const now = options.now ?? Date.now;
     const batch = options.only && this.#depth === 1 ? [options.only] : this.#batch(options.batchSize);
     const last = batch.at(-1);
@@ -141,7 +146,11 @@ export class Outbox {
   /** The oldest messages still waiting, ascending: the outbox's entries, read from the log. */
   #batch(limit: number): Message[] {
     const seqs = this.#sql
-      .exec<{ seq: number }>("SELECT o.seq FROM outbox o JOIN messages m ON m.seq = o.seq WHERE o.seq > ? ORDER BY o.seq LIMIT ?", this.#copiedThrough, limit)
+      .exec<{ seq: number }>(
+        "SELECT o.seq FROM outbox o JOIN messages m ON m.seq = o.seq WHERE o.seq > ? ORDER BY o.seq LIMIT ?",
+        this.#copiedThrough,
+        limit,
+      )
       .toArray()
       .map((row) => row.seq);
     const first = seqs[0];

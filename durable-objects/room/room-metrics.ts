@@ -17,7 +17,13 @@ export class RoomMetrics {
   /** Open sockets as last counted; undefined until counted. */
   #sockets: number | undefined;
 
-  constructor(parts: { room: () => Room | null; countSockets: () => number; outboxDepth: () => number; env: Env; waitUntil: (p: Promise<unknown>) => void }) {
+  constructor(parts: {
+    room: () => Room | null;
+    countSockets: () => number;
+    outboxDepth: () => number;
+    env: Env;
+    waitUntil: (p: Promise<unknown>) => void;
+  }) {
     this.#room = parts.room;
     this.#countSockets = parts.countSockets;
     this.#outboxDepth = parts.outboxDepth;

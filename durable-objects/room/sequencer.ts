@@ -5,10 +5,7 @@ import type { RoomStore } from "./storage.ts";
 const SLOW_PRUNE_EVERY_MS = 60_000;
 
 /** What the room does with a message it was given. */
-export type Accepted =
-  | { kind: "stored"; message: Message }
-  | { kind: "duplicate"; seq: number }
-  | { kind: "overloaded" };
+export type Accepted = { kind: "stored"; message: Message } | { kind: "duplicate"; seq: number } | { kind: "overloaded" };
 
 /** Limits the sequencer applies. */
 export interface SequencerLimits {

@@ -67,7 +67,9 @@ describe("Sequencer", () => {
     const { sql, store, sequencer } = setup();
     stored(sequencer.accept(alice, "a", "x"));
     // A row already holding the next seq makes the insert fail inside the transaction.
-    sql.exec("INSERT INTO messages (seq, id, user_id, username, body, client_msg_id, created_at) VALUES (2, 'x', 'u9', 'z', 'z', 'z', 'z')");
+    sql.exec(
+      "INSERT INTO messages (seq, id, user_id, username, body, client_msg_id, created_at) VALUES (2, 'x', 'u9', 'z', 'z', 'z', 'z')",
+    );
     expect(() => sequencer.accept(alice, "b", "x")).toThrow();
     expect(sequencer.head).toBe(1);
     expect(store.outbox.depth).toBe(1);
@@ -110,7 +112,11 @@ describe("Sequencer", () => {
     stored(sequencer.accept(alice, "a", "x"));
     sequencer.markCommitted(1);
     stored(sequencer.accept(alice, "b", "never committed"));
-    const fromPg: Message = { ...stored(setup().sequencer.accept({ id: "u3", username: "carol" }, "c", "from pg")), seq: 2, roomId: room.id };
+    const fromPg: Message = {
+      ...stored(setup().sequencer.accept({ id: "u3", username: "carol" }, "c", "from pg")),
+      seq: 2,
+      roomId: room.id,
+    };
     sequencer.adoptArchive([fromPg], 2);
     expect(store.log.range(0, 100, 100).map((m) => [m.seq, m.body])).toEqual([
       [1, "x"],
@@ -129,7 +135,11 @@ describe("Outbox", () => {
     const { store, sequencer, clock } = setup();
     stored(sequencer.accept(alice, "a", "x"));
     stored(sequencer.accept(alice, "b", "y"));
-    const failed = await store.outbox.flush(() => Promise.reject(new Error("down")), { batchSize: 10, timeoutMs: 1000, now: () => clock.now });
+    const failed = await store.outbox.flush(() => Promise.reject(new Error("down")), {
+      batchSize: 10,
+      timeoutMs: 1000,
+      now: () => clock.now,
+    });
     expect(failed).toMatchObject({ ok: false, failures: 1, error: "down" });
     expect(store.outbox.depth).toBe(2);
     expect(store.outbox.backingOff(clock.now)).toBe(true);

@@ -60,6 +60,8 @@ export default {
     const body: unknown = request.method === "POST" ? await request.json().catch(() => ({})) : null;
     const answer = setupAnswer(request.method, url.pathname, body);
     if (!answer) return new Response("not found", { status: 404 });
-    return answer.json === undefined ? new Response(null, { status: answer.status }) : Response.json(answer.json, { status: answer.status });
+    return answer.json === undefined
+      ? new Response(null, { status: answer.status })
+      : Response.json(answer.json, { status: answer.status });
   },
 } satisfies ExportedHandler<BareEnv>;

@@ -59,7 +59,17 @@ export class BaselineRoom {
     const seq = ++this.seq;
     const createdAt = new Date().toISOString();
     return {
-      broadcast: frame({ type: "message", seq, id: `${this.#id}-${seq}`, roomId: this.#id, userId: "u", username: "u", body: data.body, clientMsgId: data.clientMsgId, createdAt }),
+      broadcast: frame({
+        type: "message",
+        seq,
+        id: `${this.#id}-${seq}`,
+        roomId: this.#id,
+        userId: "u",
+        username: "u",
+        body: data.body,
+        clientMsgId: data.clientMsgId,
+        createdAt,
+      }),
       reply: frame({ type: "ack", clientMsgId: data.clientMsgId, seq }),
     };
   }

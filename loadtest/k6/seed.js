@@ -43,7 +43,8 @@ export function setup() {
   const tokens = [];
   for (let i = 0; i < peak; i += 50) {
     const creds = [];
-    for (let k = i; k < Math.min(peak, i + 50); k++) creds.push(JSON.stringify({ username: PREFIX + String(k).padStart(5, "0"), password: PASSWORD }));
+    for (let k = i; k < Math.min(peak, i + 50); k++)
+      creds.push(JSON.stringify({ username: PREFIX + String(k).padStart(5, "0"), password: PASSWORD }));
     http.batch(creds.map((body) => ["POST", `${BASE}/auth/register`, body, params]));
     for (const r of http.batch(creds.map((body) => ["POST", `${BASE}/auth/login`, body, params]))) tokens.push(r.json("token"));
   }
@@ -67,7 +68,9 @@ export default function (data) {
       const frame = JSON.parse(raw);
       if (frame.type === "welcome") {
         for (let i = 0; i < work.sendsPerConnection; i++) {
-          socket.send(JSON.stringify({ type: "send", clientMsgId: `${__VU}.${__ITER}.${i}`, body: JSON.stringify({ t: Date.now(), p: "k6" }) }));
+          socket.send(
+            JSON.stringify({ type: "send", clientMsgId: `${__VU}.${__ITER}.${i}`, body: JSON.stringify({ t: Date.now(), p: "k6" }) }),
+          );
           sent.add(1);
         }
       } else if (frame.type === "message") {

@@ -126,7 +126,15 @@ describe("wrangler.toml's [vars]", () => {
   });
 
   it("are bound, like every other setting, from the environment by the self-hosted build", () => {
-    const build = { name: "roomcast", compatibilityDate: "2026-01-01", compatibilityFlags: [], defaults: vars, durableObjects: [], modules: [], outboundAllow: [] };
+    const build = {
+      name: "roomcast",
+      compatibilityDate: "2026-01-01",
+      compatibilityFlags: [],
+      defaults: vars,
+      durableObjects: [],
+      modules: [],
+      outboundAllow: [],
+    };
     const capnp = renderWorkerdConfig(build);
     const unbound = SETTINGS.filter((name) => !capnp.includes(`(name = "${name}", fromEnvironment = "${name}")`));
     expect(unbound, `settings the self-hosted build would not bind: ${unbound.join(", ")}`).toEqual([]);

@@ -27,8 +27,10 @@ beforeAll(async () => {
   if (!database) return;
   server = await startServer({ DATABASE_URL: database.url, DATABASE_MAX_CONNECTIONS: String(SLOTS), RATE_LIMIT_BURST: "100" });
   await http(server.base, "/auth/register", { json: { username: "load-user", password: "password-123" } });
-  token = ((await http(server.base, "/auth/login", { json: { username: "load-user", password: "password-123" } })).body as LoginResponse).token;
-  for (let r = 0; r < ROOMS; r++) await http(server.base, "/rooms", { token, json: { id: `load-${r}`, type: r === 0 ? "private" : "public" } });
+  token = ((await http(server.base, "/auth/login", { json: { username: "load-user", password: "password-123" } })).body as LoginResponse)
+    .token;
+  for (let r = 0; r < ROOMS; r++)
+    await http(server.base, "/rooms", { token, json: { id: `load-${r}`, type: r === 0 ? "private" : "public" } });
   await http(server.base, "/rooms", { token, json: { id: "never-opened", type: "public" } });
 }, 120_000);
 
@@ -57,12 +59,17 @@ describe.skipIf(!canLock)("PostgreSQL under many rooms", () => {
     try {
       const peers = await Promise.all(Array.from({ length: ROOMS }, (_, r) => open(`load-${r}`)));
       await Promise.all(peers.map((p) => p.waitFor("welcome")));
-      for (const [r, peer] of peers.entries()) for (let i = 1; i <= 5; i++) peer.send({ type: "send", clientMsgId: `m${r}-${i}`, body: `room ${r} message ${i}` });
+      for (const [r, peer] of peers.entries())
+        for (let i = 1; i <= 5; i++) peer.send({ type: "send", clientMsgId: `m${r}-${i}`, body: `room ${r} message ${i}` });
       await Promise.all(peers.map((p) => p.waitFor("ack", 5)));
-      await waitUntil(async () => {
-        const [row] = await pg<{ n: string }[]>`SELECT count(*) AS n FROM messages WHERE room_id LIKE 'load-%'`;
-        return Number(row?.n) === ROOMS * 5;
-      }, "every message archived", 30_000);
+      await waitUntil(
+        async () => {
+          const [row] = await pg<{ n: string }[]>`SELECT count(*) AS n FROM messages WHERE room_id LIKE 'load-%'`;
+          return Number(row?.n) === ROOMS * 5;
+        },
+        "every message archived",
+        30_000,
+      );
       for (const p of peers) p.close();
     } finally {
       sampling = false;

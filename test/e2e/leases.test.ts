@@ -67,7 +67,11 @@ it("serves a room from one process at a time, fences the old owner, and keeps se
   try {
     const rows = await sql<{ seq: string; client_msg_id: string }[]>`
       SELECT seq, client_msg_id FROM messages WHERE room_id = ${room} ORDER BY seq`;
-    expect(rows.map((r) => [Number(r.seq), r.client_msg_id])).toEqual([[1, "m1"], [2, "m2"], [3, "m3"]]);
+    expect(rows.map((r) => [Number(r.seq), r.client_msg_id])).toEqual([
+      [1, "m1"],
+      [2, "m2"],
+      [3, "m3"],
+    ]);
     const [lease] = await sql<{ node_id: string }[]>`SELECT node_id FROM room_leases WHERE room_id = ${room}`;
     expect(lease?.node_id).toBe("lease-b");
   } finally {

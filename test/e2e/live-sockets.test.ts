@@ -14,7 +14,8 @@ beforeAll(async () => {
     RECONNECT_SPREAD: "5s",
   });
   await http(server.base, "/auth/register", { json: { username: "sockets-user", password: "password-123" } });
-  token = ((await http(server.base, "/auth/login", { json: { username: "sockets-user", password: "password-123" } })).body as LoginResponse).token;
+  token = ((await http(server.base, "/auth/login", { json: { username: "sockets-user", password: "password-123" } })).body as LoginResponse)
+    .token;
   for (const id of ["cap", "race", "drain"]) await http(server.base, "/rooms", { token, json: { id, type: "public" } });
 });
 
@@ -35,15 +36,19 @@ describe("live sockets", () => {
     expect(headers["retry-after"]).toBeTruthy();
     expect(JSON.parse(body)).toMatchObject({ error: { code: "overloaded" } });
     peers[0]?.close();
-    await waitUntil(async () => {
-      try {
-        const again = await open("cap");
-        again.close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, "a free slot", 10_000);
+    await waitUntil(
+      async () => {
+        try {
+          const again = await open("cap");
+          again.close();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      "a free slot",
+      10_000,
+    );
     for (const p of peers) p.close();
     await new Promise((r) => setTimeout(r, 500));
   });
@@ -58,7 +63,11 @@ describe("live sockets", () => {
     // The close frame arrives at once, but workerd ends the TCP connection of
     // these sockets only when the room hibernates, 10–12 s later (measured);
     // ws reports the close code only then.
-    await waitUntil(() => peers.every((p) => p.of("welcome").length > 0 || p.closed !== null), "every socket to be welcomed or closed", 25_000);
+    await waitUntil(
+      () => peers.every((p) => p.of("welcome").length > 0 || p.closed !== null),
+      "every socket to be welcomed or closed",
+      25_000,
+    );
     const admitted = peers.filter((p) => p.closed === null);
     const closed = peers.filter((p) => p.closed !== null);
     expect(admitted).toHaveLength(4);

@@ -13,7 +13,8 @@ let token: string;
 beforeAll(async () => {
   server = await startServer({}, "workerd");
   await http(server.base, "/auth/register", { json: { username: "metrics-user", password: "password-123" } });
-  token = ((await http(server.base, "/auth/login", { json: { username: "metrics-user", password: "password-123" } })).body as LoginResponse).token;
+  token = ((await http(server.base, "/auth/login", { json: { username: "metrics-user", password: "password-123" } })).body as LoginResponse)
+    .token;
   await http(server.base, "/rooms", { token, json: { id: "m-public", type: "public" } });
   await http(server.base, "/rooms", { token, json: { id: "m-private", type: "private" } });
 });
@@ -49,7 +50,11 @@ it("reports open sockets by room type and active rooms, following opens and clos
   expect(during.value("rooms_active")).toBe(2);
 
   peers[2]?.close();
-  await waitUntil(async () => (await scrape()).value('websocket_connections{room_type="private"}') === 0, "the private socket to leave the gauge", 5000);
+  await waitUntil(
+    async () => (await scrape()).value('websocket_connections{room_type="private"}') === 0,
+    "the private socket to leave the gauge",
+    5000,
+  );
   expect((await scrape()).value("rooms_active")).toBe(1);
   // Not on the public listener without a token: the metrics socket is separate.
   expect((await fetch(`${server.base}/metrics`)).status).not.toBe(200);

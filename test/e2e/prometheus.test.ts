@@ -72,10 +72,14 @@ it.skipIf(!hasPrometheus)("Prometheus scrapes the metrics socket and sees exactl
     ["websocket_connections_limit", Number(LIMIT)],
   ];
   const seen = new Map<string, number | undefined>();
-  await waitUntil(async () => {
-    for (const [promql] of expected) seen.set(promql, await prometheus.query(promql));
-    return expected.every(([promql, want]) => seen.get(promql) === want);
-  }, "Prometheus to see the traffic", 20_000).catch((error: unknown) => {
+  await waitUntil(
+    async () => {
+      for (const [promql] of expected) seen.set(promql, await prometheus.query(promql));
+      return expected.every(([promql, want]) => seen.get(promql) === want);
+    },
+    "Prometheus to see the traffic",
+    20_000,
+  ).catch((error: unknown) => {
     throw new Error(`${String(error)}: ${JSON.stringify([...seen])}`);
   });
 
@@ -101,15 +105,19 @@ it.skipIf(!hasPrometheus)("Prometheus scrapes the metrics socket and sees exactl
   expect(empty).toEqual([]);
 
   // Every alert rule has been evaluated, without error.
-  await waitUntil(async () => {
-    const body = (await (await fetch(`${prometheus.base}/api/v1/rules`)).json()) as {
-      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
-    };
-    const rules = body.data.groups.flatMap((g) => g.rules);
-    const bad = rules.filter((r) => r.health !== "ok");
-    if (bad.some((r) => r.health === "err")) throw new Error(`rules failed: ${JSON.stringify(bad)}`);
-    return rules.length === 7 && bad.length === 0;
-  }, "every alert rule to evaluate", 10_000);
+  await waitUntil(
+    async () => {
+      const body = (await (await fetch(`${prometheus.base}/api/v1/rules`)).json()) as {
+        data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+      };
+      const rules = body.data.groups.flatMap((g) => g.rules);
+      const bad = rules.filter((r) => r.health !== "ok");
+      if (bad.some((r) => r.health === "err")) throw new Error(`rules failed: ${JSON.stringify(bad)}`);
+      return rules.length === 7 && bad.length === 0;
+    },
+    "every alert rule to evaluate",
+    10_000,
+  );
 
   for (const p of peers) p.close();
 });

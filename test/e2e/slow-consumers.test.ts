@@ -22,7 +22,10 @@ import { startServer, type RunningServer } from "../support/server.ts";
 
 const LAG = 50;
 const canLock = canLockDatabase();
-if (!canLock) console.warn("slow-consumers: skipped: needs TEST_DATABASE_URL or PostgreSQL's server binaries (a lock cannot be held against the embedded PGlite)");
+if (!canLock)
+  console.warn(
+    "slow-consumers: skipped: needs TEST_DATABASE_URL or PostgreSQL's server binaries (a lock cannot be held against the embedded PGlite)",
+  );
 
 let server: RunningServer | undefined;
 let database: { url: string; drop(): Promise<void> } | null = null;
@@ -48,7 +51,8 @@ beforeAll(async () => {
   };
   alice = await login("slow-alice");
   bob = await login("slow-bob");
-  for (const id of ["receipts", "held", "cold", "heartbeat"]) await http(server.base, "/rooms", { token: bob, json: { id, type: "public" } });
+  for (const id of ["receipts", "held", "cold", "heartbeat"])
+    await http(server.base, "/rooms", { token: bob, json: { id, type: "public" } });
 }, 120_000);
 
 afterAll(async () => {
@@ -114,10 +118,14 @@ describe.skipIf(!canLock)("slow consumers and a slow PostgreSQL", () => {
     // Copied to PostgreSQL and pruned to the newest 5 in the room's log.
     const pg = createSql(databaseUrl!);
     try {
-      await waitUntil(async () => {
-        const [row] = await pg<{ n: string }[]>`SELECT count(*) AS n FROM messages WHERE room_id = 'held'`;
-        return Number(row?.n) === 20;
-      }, "20 messages archived", 20_000);
+      await waitUntil(
+        async () => {
+          const [row] = await pg<{ n: string }[]>`SELECT count(*) AS n FROM messages WHERE room_id = 'held'`;
+          return Number(row?.n) === 20;
+        },
+        "20 messages archived",
+        20_000,
+      );
       await pg.begin(async (tx) => {
         await tx`LOCK TABLE messages IN ACCESS EXCLUSIVE MODE`;
         // Seqs 1..15 are only in PostgreSQL: the resume waits on the lock.

@@ -29,7 +29,7 @@ interface Row {
 
 async function roomView(base: string, token: string, room: string): Promise<Message[]> {
   const out: Message[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     let page = await http(base, `/rooms/${room}/messages?after=${after}&limit=200`, { token });
     // 503 while a room moves between processes (F6): retry as a client would.
     for (let attempt = 0; page.status === 503 && attempt < 40; attempt++) {
@@ -60,12 +60,16 @@ export async function check(scenario: string, workload: Workload, databaseUrl: s
       for (const seq of client.acked.values()) expected.set(room, Math.max(expected.get(room) ?? 0, seq));
     }
     // The outbox drains on its own; wait for the archive to hold every room's head.
-    await waitUntil(async () => {
-      const heads = await sql<{ room_id: string; max: string }[]>`
+    await waitUntil(
+      async () => {
+        const heads = await sql<{ room_id: string; max: string }[]>`
         SELECT room_id, max(seq) AS max FROM messages WHERE room_id IN ${sql(workload.rooms)} GROUP BY room_id`;
-      const byRoom = new Map(heads.map((h) => [h.room_id, Number(h.max)]));
-      return [...expected].every(([room, head]) => (byRoom.get(room) ?? 0) >= head);
-    }, "the outboxes to drain into PostgreSQL", 90_000);
+        const byRoom = new Map(heads.map((h) => [h.room_id, Number(h.max)]));
+        return [...expected].every(([room, head]) => (byRoom.get(room) ?? 0) >= head);
+      },
+      "the outboxes to drain into PostgreSQL",
+      90_000,
+    );
     rows = await sql<Row[]>`
       SELECT room_id, seq, id, user_id, client_msg_id FROM messages
       WHERE room_id IN ${sql(workload.rooms)} ORDER BY room_id, seq`;

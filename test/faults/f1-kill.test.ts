@@ -13,7 +13,6 @@ import { loginToken, settle, startLoad, startWorkload, type Workload } from "./w
 
 const cleanup = teardownAfterAll();
 
-
 it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes within 10 s", async () => {
   const db = await sharedDatabase();
   cleanup(() => db.stop());
@@ -23,7 +22,11 @@ it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes 
   cleanup(() => server.stop());
   const port = new URL(server.base).port;
 
-  const workload: Workload = await startWorkload(server.base, { prefix: `f1${Date.now().toString(36)}`, rooms: 20, clientsPerRoom: 10 }, cleanup);
+  const workload: Workload = await startWorkload(
+    server.base,
+    { prefix: `f1${Date.now().toString(36)}`, rooms: 20, clientsPerRoom: 10 },
+    cleanup,
+  );
   // Plain workerd (the self-hosted build, as CI runs it): 200 messages/s x10
   // deliveries; 200 clients resumed in 3.4 s here (at 300/s in 4.1–7.1 s,
   // and once past 10 s on a busy machine). Under wrangler dev its
@@ -38,11 +41,7 @@ it("F1 kill -9 under load, restart: nothing acked is lost, every client resumes 
   await sleep(1000);
   server = await startServer({ ...env, PORT: port });
   const restartedAt = Date.now();
-  await waitUntil(
-    () => workload.clients.every((c, i) => c.client.connects > (connectsBefore[i] ?? 0)),
-    "every client to resume",
-    10_000,
-  );
+  await waitUntil(() => workload.clients.every((c, i) => c.client.connects > (connectsBefore[i] ?? 0)), "every client to resume", 10_000);
   const resumeMs = Date.now() - restartedAt;
   await sleep(3000);
   load.stop();

@@ -43,7 +43,11 @@ it("F4 idle room then a burst, and a restart with reconnecting clients: no gaps,
   await server.stop();
   const goaways = workload.clients.filter((c) => c.client.closes.includes(1012)).length;
   server = await startServer({ ...env, PORT: new URL(workload.base).port });
-  await waitUntil(() => workload.clients.every((c, i) => c.client.connects > (connectsBefore[i] ?? 0)), "every client to reconnect", 20_000);
+  await waitUntil(
+    () => workload.clients.every((c, i) => c.client.connects > (connectsBefore[i] ?? 0)),
+    "every client to reconnect",
+    20_000,
+  );
   await burst(30, 1000);
 
   // A newcomer sees everyone who is back, with the right identities.

@@ -56,11 +56,13 @@ it.skipIf(!hasNginx)("F6 kill -9 of one of two processes under load: rooms fail 
   await a.kill9();
   const killedAt = Date.now();
   await sleep(500); // A's sockets drop at once: nginx closes them.
-  await waitUntil(() => workload.clients.every((c) => c.client.connected), "every client of A's rooms to reconnect to B", 30_000).catch((e: unknown) => {
-    const connected = workload.clients.filter((c) => c.client.connected).length;
-    console.log(`F6: ${connected}/${workload.clients.length} connected; B said:\n${b.output().split("\n").slice(-20).join("\n")}`);
-    throw e;
-  });
+  await waitUntil(() => workload.clients.every((c) => c.client.connected), "every client of A's rooms to reconnect to B", 30_000).catch(
+    (e: unknown) => {
+      const connected = workload.clients.filter((c) => c.client.connected).length;
+      console.log(`F6: ${connected}/${workload.clients.length} connected; B said:\n${b.output().split("\n").slice(-20).join("\n")}`);
+      throw e;
+    },
+  );
   const moved = workload.clients.filter((c, i) => c.client.connects > (before[i] ?? 0)).length;
   const failoverMs = Date.now() - killedAt;
   await sleep(3000);

@@ -26,10 +26,7 @@ export function bearerSocket(token: () => string): (url: string) => SocketLike {
 }
 
 /** Registers `clientsPerRoom` users and `rooms` public rooms; every user joins every room. */
-export async function createWorkload(
-  base: string,
-  options: { prefix: string; rooms: number; clientsPerRoom: number },
-): Promise<Workload> {
+export async function createWorkload(base: string, options: { prefix: string; rooms: number; clientsPerRoom: number }): Promise<Workload> {
   const tokens: { token: string; userId: string }[] = [];
   for (let u = 0; u < options.clientsPerRoom; u++) {
     const username = `${options.prefix}-u${u}`;
@@ -85,7 +82,9 @@ export async function connectAll(workload: Workload, timeoutMs = 30_000): Promis
   await waitUntil(() => workload.clients.every((c) => c.client.connected), "all clients to connect", timeoutMs).catch((error: unknown) => {
     const connected = workload.clients.filter((c) => c.client.connected).length;
     const closes = workload.clients.flatMap((c) => c.client.closes);
-    throw new Error(`${String(error)}: ${connected}/${workload.clients.length} connected; close codes ${JSON.stringify(closes.slice(0, 20))}`);
+    throw new Error(
+      `${String(error)}: ${connected}/${workload.clients.length} connected; close codes ${JSON.stringify(closes.slice(0, 20))}`,
+    );
   });
 }
 
@@ -108,15 +107,17 @@ export function startLoad(workload: Workload, perSecond: number): { stop(): void
 
 /** Waits until every send is acked and every client holds its room's whole stream. */
 export async function settle(workload: Workload, timeoutMs = 60_000): Promise<void> {
-  await waitUntil(() => {
-    const heads = new Map<string, number>();
-    for (const { room, client } of workload.clients) {
-      for (const seq of client.acked.values()) heads.set(room, Math.max(heads.get(room) ?? 0, seq));
-    }
-    return workload.clients.every(
-      ({ room, client }) => client.pending.size === 0 && client.lastSeq >= (heads.get(room) ?? 0),
-    );
-  }, "every send acked and every stream complete", timeoutMs);
+  await waitUntil(
+    () => {
+      const heads = new Map<string, number>();
+      for (const { room, client } of workload.clients) {
+        for (const seq of client.acked.values()) heads.set(room, Math.max(heads.get(room) ?? 0, seq));
+      }
+      return workload.clients.every(({ room, client }) => client.pending.size === 0 && client.lastSeq >= (heads.get(room) ?? 0));
+    },
+    "every send acked and every stream complete",
+    timeoutMs,
+  );
 }
 
 /** Stops every client. */

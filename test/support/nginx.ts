@@ -49,10 +49,25 @@ export async function siteForTest(upstreams: readonly number[], ports: { http: n
 export async function startNginx(upstreams: readonly number[]): Promise<RunningNginx> {
   const dir = await mkdtemp(join(tmpdir(), "roomcast-nginx-"));
   await mkdir(join(dir, "logs"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-    "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
   const ports = { http: await freePort(), https: await freePort() };
   const conf = `worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -73,7 +88,15 @@ ${await siteForTest(upstreams, ports, dir)}
   const child: ChildProcess = spawn("nginx", ["-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], { stdio: "ignore" });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const base = `https://127.0.0.1:${ports.https}`;
-  await waitUntil(() => fetch(`${base}/healthz`).then((r) => r.ok, () => false), "nginx to proxy /healthz", 10_000);
+  await waitUntil(
+    () =>
+      fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    "nginx to proxy /healthz",
+    10_000,
+  );
   return {
     base,
     async stop() {

@@ -56,7 +56,15 @@ export async function startPrometheus(configText: string): Promise<RunningPromet
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const base = `http://127.0.0.1:${port}`;
-  await waitUntil(() => fetch(`${base}/-/ready`).then((r) => r.ok, () => false), "Prometheus to be ready", 30_000);
+  await waitUntil(
+    () =>
+      fetch(`${base}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    "Prometheus to be ready",
+    30_000,
+  );
   const series = async (promql: string) => {
     const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
     const body = (await response.json()) as {

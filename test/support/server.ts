@@ -52,10 +52,7 @@ async function startCommand(): Promise<string[]> {
 }
 
 /** Runs what `npm start` runs, with the given environment, and waits for /healthz. */
-export async function startServer(
-  env: Record<string, string | undefined> = {},
-  runtime: Runtime = defaultRuntime,
-): Promise<RunningServer> {
+export async function startServer(env: Record<string, string | undefined> = {}, runtime: Runtime = defaultRuntime): Promise<RunningServer> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const dataDir = env.ROOMCAST_DATA_DIR ?? (await mkdtemp(join(tmpdir(), "roomcast-e2e-")));
   const childEnv: Record<string, string | undefined> = {
@@ -104,10 +101,17 @@ export async function startServer(
     }
   };
   try {
-    await waitUntil(async () => {
-      if (child.exitCode !== null) throw new Error(`server exited early:\n${log}`);
-      return fetch(`${base}/healthz`).then((r) => r.ok, () => false);
-    }, "the server to answer /healthz", 90_000);
+    await waitUntil(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited early:\n${log}`);
+        return fetch(`${base}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      "the server to answer /healthz",
+      90_000,
+    );
   } catch (error) {
     await stop();
     throw error;

@@ -17,9 +17,7 @@ export async function verifyBearer(c: AppContext, token: string): Promise<TokenI
   const verified = await verifyToken(token, signingKey(c.env, config), config);
   countTokenCheck(verified, started);
   if (verified.ok) return verified.identity;
-  throw verified.reason === "expired"
-    ? new ApiError("token_expired", "token expired")
-    : new ApiError("unauthorized", "invalid token");
+  throw verified.reason === "expired" ? new ApiError("token_expired", "token expired") : new ApiError("unauthorized", "invalid token");
 }
 
 /** Requires a valid access token; sets `user` and `tokenExp`. */

@@ -13,7 +13,9 @@ import { newTicket, TICKET_TTL_MS, ticketHash } from "./tickets.ts";
 export const authRoutes = new Hono<AppEnv>()
   .post("/register", async (c) => {
     const { username, password } = await readBody(c, Credentials);
-    const user = await (await database(c)).insertUser({
+    const user = await (
+      await database(c)
+    ).insertUser({
       id: crypto.randomUUID(),
       username,
       passwordHash: await hashPassword(password),

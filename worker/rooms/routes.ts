@@ -23,7 +23,9 @@ export const roomRoutes = new Hono<AppEnv>()
   .use(requireUser)
   .post("/", async (c) => {
     const input = await readBody(c, CreateRoomRequest);
-    const room = await (await database(c)).insertRoom({
+    const room = await (
+      await database(c)
+    ).insertRoom({
       id: input.id,
       name: input.name ?? input.id,
       type: input.type,
