@@ -96,7 +96,8 @@ export const metrics = {
   }),
   rateLimited: new Counter({
     name: "ratelimited_total",
-    help: "Frames refused by the per-socket rate limit.",
+    help: "Requests and frames refused by a limit: the per-user message budget of a room (message).",
+    labelNames: ["limit"] as const,
     registers,
   }),
   rpcCalls: new Counter({

@@ -16,6 +16,7 @@ import { LeasedCommitter } from "./leased-committer.ts";
 import { LocalCommitter } from "./local-committer.ts";
 import { openSocket, type OpenParts } from "./open-socket.ts";
 import { announceLeave } from "./presence.ts";
+import { MessageBudget } from "./rate-limit.ts";
 import { replay } from "./replay.ts";
 import { history, publish, type HistoryRange, type HistoryResult, type PublishResult, type RestParts } from "./rest.ts";
 import { RoomDatabase } from "./room-database.ts";
@@ -27,7 +28,7 @@ import { RoomStore } from "./storage.ts";
 
 export type { RoomRefusal } from "./committer.ts";
 export { RESUME_MAX } from "./replay.ts";
-export type { HistoryRange, HistoryResult, PublishResult } from "./rest.ts";
+export type { HistoryRange, HistoryResult, PublishRefusal, PublishResult } from "./rest.ts";
 
 const GOAWAY_MIN_MS = 1000;
 
@@ -46,6 +47,7 @@ export class ChatRoom extends DurableObject<Env> {
   readonly #database: RoomDatabase;
   readonly #metrics: RoomMetrics;
   readonly #committer: Committer;
+  readonly #budget: MessageBudget;
   readonly #guards: FrameGuards;
   readonly #alarm: AlarmClock;
   readonly #handlers: HandlerParts<WebSocket>;
@@ -85,7 +87,8 @@ export class ChatRoom extends DurableObject<Env> {
     };
     // The one place the process mode is looked at.
     this.#committer = config.nodeId ? new LeasedCommitter(parts, config.nodeId) : new LocalCommitter(parts);
-    this.#guards = new FrameGuards(config);
+    this.#budget = new MessageBudget(config);
+    this.#guards = new FrameGuards(config, this.#budget);
     this.#alarm = new AlarmClock(ctx.storage, (now) => [this.#committer.dueAt(now), this.#sessions.nextExpiry()]);
     this.#logView = { log: this.#store.log, floor: () => this.#sequencer.floor };
     this.#handlers = {
@@ -230,6 +233,7 @@ export class ChatRoom extends DurableObject<Env> {
   #rest(): RestParts {
     return {
       committer: this.#committer,
+      budget: this.#budget,
       logView: { log: this.#store.log, floor: () => this.#sequencer.floor },
       archive: this.#database.archive(),
     };

@@ -4,7 +4,7 @@ import type { TokenCheck } from "../../core/tokens.ts";
 import type { SendOutcome } from "./committer.ts";
 import { FrameGuards, type GuardLimits } from "./guards.ts";
 import { handleFrame, type HandlerParts, type SocketView } from "./handlers.ts";
-import { MAX_STRIKES } from "./rate-limit.ts";
+import { MAX_STRIKES, MessageBudget } from "./rate-limit.ts";
 import type { Attachment } from "./sessions.ts";
 
 // The guards and the frame handlers as plain objects: sockets that record
@@ -24,11 +24,11 @@ class RecordingSocket {
 const room: Room = { id: "r1", name: "r1", type: "public", createdAt: "2026-01-01T00:00:00.000Z" };
 const alice: Attachment = { user: { id: "u1", username: "alice" }, exp: 2_000_000, connectedAt: 0 };
 const bob: Attachment = { user: { id: "u2", username: "bob" }, exp: 2_000_000, connectedAt: 0 };
-const limits: GuardLimits = { ...DEFAULT_LIMITS, maxFrameBytes: 64, authGraceMs: 1000, rateLimitPerSecond: 1, rateLimitBurst: 2 };
+const limits: GuardLimits = { ...DEFAULT_LIMITS, maxFrameBytes: 64, authGraceMs: 1000 };
 
 describe("FrameGuards", () => {
   const clock = { now: 1_000_000_000 };
-  const guards = () => new FrameGuards(limits, () => clock.now);
+  const guards = () => new FrameGuards(limits, new MessageBudget({ rateLimitPerSecond: 1, rateLimitBurst: 2 }), () => clock.now);
 
   it("closes binary frames 1003 and oversized ones 1009", () => {
     const ws = new RecordingSocket();
@@ -64,6 +64,31 @@ describe("FrameGuards", () => {
     for (let i = 0; i < MAX_STRIKES; i++) expect(g.admit(ws, '{"type":"ping"}', alice, room)).toBeNull();
     expect(ws.sent.filter((f) => f.type === "error" && f.code === "rate_limited").length).toBe(MAX_STRIKES - 1);
     expect(ws.closed?.code).toBe(CLOSE.rateLimited);
+  });
+
+  it("holds one user's sockets to one budget, and closes only the socket that keeps pushing", () => {
+    const g = guards();
+    const tab1 = new RecordingSocket();
+    const tab2 = new RecordingSocket();
+    const other = new RecordingSocket();
+    expect(g.admit(tab1, '{"type":"ping"}', alice, room)).not.toBeNull();
+    expect(g.admit(tab2, '{"type":"ping"}', alice, room)).not.toBeNull();
+    expect(g.admit(tab2, '{"type":"ping"}', alice, room)).toBeNull();
+    expect(tab2.sent).toEqual([{ type: "error", code: "rate_limited", message: "slow down" }]);
+    expect(g.admit(other, '{"type":"ping"}', bob, room)).not.toBeNull();
+    for (let i = 0; i < MAX_STRIKES; i++) g.admit(tab1, '{"type":"ping"}', alice, room);
+    expect(tab1.closed?.code).toBe(CLOSE.rateLimited);
+    expect(tab2.closed).toBeUndefined();
+  });
+
+  it("takes a token before parsing, so a junk frame costs one too", () => {
+    const g = guards();
+    const ws = new RecordingSocket();
+    expect(g.admit(ws, "not json", alice, room)).toBeNull();
+    expect(g.admit(ws, "not json", alice, room)).toBeNull();
+    expect(ws.sent.map((f) => f.type === "error" && f.code)).toEqual(["bad_request", "bad_request"]);
+    expect(g.admit(ws, '{"type":"ping"}', alice, room)).toBeNull();
+    expect(ws.sent.at(-1)).toMatchObject({ code: "rate_limited" });
   });
 });
 

@@ -1,7 +1,6 @@
 import { CLOSE, parseClientFrame, type ClientFrame, type FrameLimits, type Room } from "../../protocol/index.ts";
 import type { Config } from "../../core/config.ts";
-import { metrics } from "../../metrics-bridge/registry.ts";
-import { MAX_STRIKES, newBucket, take, type TokenBucket } from "./rate-limit.ts";
+import type { MessageBudget } from "./rate-limit.ts";
 import { close, send, type Attachment, type Socket } from "./sessions.ts";
 
 /** A frame that passed every guard, with who sent it and where. */
@@ -11,24 +10,24 @@ export interface Admitted {
   frame: ClientFrame;
 }
 
-/** The settings the guards apply. */
-export type GuardLimits = Pick<Config, "maxFrameBytes" | "authGraceMs" | "rateLimitPerSecond" | "rateLimitBurst"> & FrameLimits;
+/** The settings the guards apply (the rate limit is the room's {@link MessageBudget}). */
+export type GuardLimits = Pick<Config, "maxFrameBytes" | "authGraceMs"> & FrameLimits;
 
 /**
  * The checks a text frame passes before any handler sees it, in order: a
  * text frame (1003), within the size limit (1009), a socket the room knows
- * (1011), a token not expired past the grace (4401), the socket's rate
- * limit (an error, then 4429), and a well-formed frame (an error). A frame
+ * (1011), a token not expired past the grace (4401), the user's message
+ * budget (an error, then 4429), and a well-formed frame (an error). A frame
  * that fails is answered here, and `admit` returns null.
  */
 export class FrameGuards {
   readonly #limits: GuardLimits;
+  readonly #budget: MessageBudget;
   readonly #clock: () => number;
-  // In memory only: a bucket starts full again after the object wakes up.
-  readonly #buckets = new WeakMap<Socket, TokenBucket>();
 
-  constructor(limits: GuardLimits, clock: () => number = Date.now) {
+  constructor(limits: GuardLimits, budget: MessageBudget, clock: () => number = Date.now) {
     this.#limits = limits;
+    this.#budget = budget;
     this.#clock = clock;
   }
 
@@ -50,7 +49,7 @@ export class FrameGuards {
       close(ws, CLOSE.unauthorized, "token expired");
       return null;
     }
-    if (!this.#allow(ws)) return null;
+    if (!this.#allow(ws, attachment.user.id)) return null;
     const parsed = parseClientFrame(message, limits);
     if (!parsed.ok) {
       send(ws, { type: "error", code: parsed.code, message: parsed.message });
@@ -59,17 +58,11 @@ export class FrameGuards {
     return { attachment, room, frame: parsed.value };
   }
 
-  /** Applies the per-socket rate limit; closes with 4429 when the client keeps pushing. */
-  #allow(ws: Socket): boolean {
-    const now = this.#clock();
-    let bucket = this.#buckets.get(ws);
-    if (!bucket) {
-      bucket = newBucket(this.#limits.rateLimitBurst, now);
-      this.#buckets.set(ws, bucket);
-    }
-    if (take(bucket, { perSecond: this.#limits.rateLimitPerSecond, burst: this.#limits.rateLimitBurst }, now)) return true;
-    metrics.rateLimited.inc();
-    if (bucket.strikes >= MAX_STRIKES) close(ws, CLOSE.rateLimited, "rate limit exceeded");
+  /** Draws on the user's message budget; closes with 4429 when this socket keeps pushing. */
+  #allow(ws: Socket, userId: string): boolean {
+    const verdict = this.#budget.frame(ws, userId, this.#clock());
+    if (verdict === "pass") return true;
+    if (verdict === "close") close(ws, CLOSE.rateLimited, "rate limit exceeded");
     else send(ws, { type: "error", code: "rate_limited", message: "slow down" });
     return false;
   }

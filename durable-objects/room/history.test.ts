@@ -85,9 +85,10 @@ describe("room log retention and the PostgreSQL archive", () => {
   });
 
   it("caps a resume at 1000 messages and names the first seq it did not send", async () => {
-    const { token, user } = await signUp();
+    const { token } = await signUp();
     const roomId = await createRoom(token);
-    await publish(roomId, token, user, 1, 1005);
+    // Six users, each within the message budget's burst (200 in the test config), which is per user.
+    for (let from = 1; from <= 1005; from += 200) await publish(roomId, token, (await signUp()).user, from, Math.min(200, 1006 - from));
     const client = await connect(roomId, token, "?lastSeq=0");
     const [resync] = await client.waitFor("resync_required", 1, 15_000);
     expect(resync).toEqual({ type: "resync_required", fromSeq: 1001 });

@@ -1,6 +1,7 @@
 import type { Message, PublishRequest, Room, User } from "../../protocol/index.ts";
 import type { Committer, RoomRefusal } from "./committer.ts";
 import { ArchiveUnavailable, readAfter, readBefore, type Archive, type LogView } from "./history.ts";
+import type { MessageBudget } from "./rate-limit.ts";
 
 /** A history query the room answers. */
 export interface HistoryRange {
@@ -9,8 +10,11 @@ export interface HistoryRange {
   limit: number;
 }
 
+/** Why the room refused a publish: a refusal of the room, or the user's message budget is spent (retry after that many seconds). */
+export type PublishRefusal = { code: RoomRefusal } | { code: "rate_limited"; retryAfterS: number };
+
 /** What `publish` answers. */
-export type PublishResult = { ok: true; message: Message; duplicate: boolean } | { ok: false; code: RoomRefusal };
+export type PublishResult = { ok: true; message: Message; duplicate: boolean } | ({ ok: false } & PublishRefusal);
 
 /** What `history` answers. */
 export type HistoryResult = { ok: true; messages: Message[] } | { ok: false; code: RoomRefusal };
@@ -18,16 +22,20 @@ export type HistoryResult = { ok: true; messages: Message[] } | { ok: false; cod
 /** What the REST calls read from. */
 export interface RestParts {
   committer: Committer;
+  budget: Pick<MessageBudget, "publish">;
   logView: LogView & { log: { get(seq: number): Message | null } };
   archive: Archive | null;
 }
 
 /**
  * A message published over REST (the Worker's POST /rooms/:id/messages): the
- * same path, order and dedupe as a WebSocket send. A duplicate answers with
- * the message first stored.
+ * same path, order and dedupe as a WebSocket send, and the same budget: each
+ * publish, a duplicate too, takes a token from the user's bucket that the
+ * user's sockets draw from. A duplicate answers with the message first stored.
  */
 export async function publish(parts: RestParts, room: Room, user: User, input: PublishRequest): Promise<PublishResult> {
+  const retryAfterS = parts.budget.publish(user.id, Date.now());
+  if (retryAfterS > 0) return { ok: false, code: "rate_limited", retryAfterS };
   const outcome = await parts.committer.accept(room, user, input.clientMsgId, input.body).catch(() => ({ kind: "unavailable" as const }));
   switch (outcome.kind) {
     case "stored":

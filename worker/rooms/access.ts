@@ -1,5 +1,5 @@
 import { ROOM_ID_PATTERN, type Room } from "../../protocol/index.ts";
-import type { ChatRoom, RoomRefusal } from "../../durable-objects/room/chat-room.ts";
+import type { ChatRoom, PublishRefusal } from "../../durable-objects/room/chat-room.ts";
 import { database, type AppContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
 
@@ -59,8 +59,13 @@ export function roomStub(env: Env, roomId: string): DurableObjectStub<ChatRoom> 
 }
 
 /** The HTTP error for a room's refusal. */
-export function roomRefusal(code: RoomRefusal): ApiError {
-  return code === "overloaded"
-    ? new ApiError("overloaded", "room cannot take messages now; retry later")
-    : new ApiError("database_unavailable", "database unavailable, retry later");
+export function roomRefusal(refusal: PublishRefusal): ApiError {
+  switch (refusal.code) {
+    case "rate_limited":
+      return new ApiError("rate_limited", "message budget spent; retry later", { "Retry-After": String(refusal.retryAfterS) });
+    case "overloaded":
+      return new ApiError("overloaded", "room cannot take messages now; retry later");
+    case "database_unavailable":
+      return new ApiError("database_unavailable", "database unavailable, retry later");
+  }
 }

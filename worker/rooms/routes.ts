@@ -56,7 +56,7 @@ export const roomRoutes = new Hono<AppEnv>()
     const { room } = await visibleRoom(c, c.req.param("id"));
     closeDatabase(c);
     const result = await countRoomCall("history", roomStub(c.env, room.id).history(room, query), resultCode);
-    if (!result.ok) throw roomRefusal(result.code);
+    if (!result.ok) throw roomRefusal(result);
     return c.json({ messages: result.messages } satisfies MessagesResponse);
   })
   .post("/:id/messages", async (c) => {
@@ -64,6 +64,6 @@ export const roomRoutes = new Hono<AppEnv>()
     const { room } = await visibleRoom(c, c.req.param("id"));
     closeDatabase(c);
     const result = await countRoomCall("publish", roomStub(c.env, room.id).publish(room, c.get("user"), input), resultCode);
-    if (!result.ok) throw roomRefusal(result.code);
+    if (!result.ok) throw roomRefusal(result);
     return c.json({ message: result.message } satisfies MessageResponse, 201);
   });
