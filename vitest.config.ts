@@ -52,7 +52,7 @@ export default defineConfig({
             "loadtest/**/*.test.ts",
             "test/**/*.test.ts",
           ],
-          exclude: ["test/faults/**"],
+          exclude: ["test/faults/**", "test/security/**"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -66,6 +66,19 @@ export default defineConfig({
           include: ["test/faults/**/*.test.ts"],
           fileParallelism: false,
           testTimeout: 300_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // `npm run test:security`: the adversarial suite and the protocol
+        // fuzzer against a real server, over real HTTP and raw sockets; one
+        // file at a time, each with a server of its own.
+        test: {
+          name: "security",
+          environment: "node",
+          include: ["test/security/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
           hookTimeout: 120_000,
         },
       },
