@@ -48,12 +48,24 @@ describe("parseClientFrame", () => {
     ['{"type":"resume","lastSeq":1e300}', "bad_request"],
     ['{"type":"auth"}', "bad_request"],
     ['{"type":"auth","token":""}', "bad_request"],
+    // What the database cannot hold: U+0000 and unpaired surrogates (model.ts, isStorableText).
+    ['{"type":"send","clientMsgId":"a","body":"a\\u0000b"}', "bad_request"],
+    ['{"type":"send","clientMsgId":"a\\u0000","body":"x"}', "bad_request"],
+    ['{"type":"send","clientMsgId":"a","body":"x\\ud800y"}', "bad_request"],
+    ['{"type":"send","clientMsgId":"a","body":"x\\udc00"}', "bad_request"],
+    ['{"type":"send","clientMsgId":"\\udbff","body":"x"}', "bad_request"],
   ])("refuses %j with %s", (raw, code) => {
     const parsed = parseClientFrame(raw);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) {
       expect(parsed.code).toBe(code);
       expect(parsed.message.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("accepts paired surrogates, U+FFFD and other control characters in a body", () => {
+    for (const body of ["\u{1F600}", "\uFFFD", "a\u0001\u001f\u007f\u202e\u2066b", "\uD83D\uDE00x"]) {
+      expect(parseClientFrame(JSON.stringify({ type: "send", clientMsgId: body, body }))).toMatchObject({ ok: true });
     }
   });
 

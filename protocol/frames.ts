@@ -1,13 +1,19 @@
 import { z } from "zod";
 import { FRAME_ERRORS, type FrameErrorCode } from "./codes.ts";
 import { DEFAULT_LIMITS, type FrameLimits } from "./limits.ts";
-import { MessageSchema, PresenceUserSchema, RoomSchema, SeqSchema as seq, UserSchema } from "./model.ts";
-
-const clientMsgId = z.string().min(1).max(DEFAULT_LIMITS.maxClientMsgIdChars);
+import {
+  ClientMsgIdSchema as clientMsgId,
+  MessageSchema,
+  PresenceUserSchema,
+  RoomSchema,
+  SeqSchema as seq,
+  storable,
+  UserSchema,
+} from "./model.ts";
 
 function clientFrameSchema(maxBodyChars: number) {
   return z.discriminatedUnion("type", [
-    z.object({ type: z.literal("send"), clientMsgId, body: z.string().min(1).max(maxBodyChars) }),
+    z.object({ type: z.literal("send"), clientMsgId, body: storable(z.string().min(1).max(maxBodyChars)) }),
     z.object({ type: z.literal("resume"), lastSeq: seq }),
     z.object({ type: z.literal("typing") }),
     z.object({ type: z.literal("ping"), lastSeq: seq.optional() }),

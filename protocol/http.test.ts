@@ -1,6 +1,14 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { ErrorBody, type HttpErrorCode } from "./codes.ts";
-import { LoginResponse, MessagesResponse, RoomsResponse } from "./http.ts";
+import {
+  AddMemberRequest,
+  CreateRoomRequest,
+  LoginRequest,
+  LoginResponse,
+  MessagesResponse,
+  publishRequest,
+  RoomsResponse,
+} from "./http.ts";
 import type { Message, Room, User } from "./model.ts";
 
 describe("response bodies", () => {
@@ -39,5 +47,26 @@ describe("ErrorBody", () => {
     expect(ErrorBody.safeParse({ error: { code: "made_up", message: "x" } }).success).toBe(false);
     expect(ErrorBody.safeParse({ error: { code: "toString", message: "x" } }).success).toBe(false);
     expectTypeOf<ErrorBody["error"]["code"]>().toEqualTypeOf<HttpErrorCode>();
+  });
+});
+
+describe("request bodies", () => {
+  // U+0000 made PostgreSQL refuse the query (500) or the archive copy of a
+  // message (its room's outbox stuck); an unpaired surrogate is stored as U+FFFD.
+  const unstorable = ["a\u0000b", "x\ud800", "\udc00y"];
+
+  it.each(unstorable)("refuse %j where the database keeps the text", (text) => {
+    expect(LoginRequest.safeParse({ username: text, password: "p" }).success).toBe(false);
+    expect(AddMemberRequest.safeParse({ username: text }).success).toBe(false);
+    expect(CreateRoomRequest.safeParse({ id: "r", name: text, type: "public" }).success).toBe(false);
+    expect(publishRequest(4000).safeParse({ clientMsgId: text, body: "x" }).success).toBe(false);
+    expect(publishRequest(4000).safeParse({ clientMsgId: "c", body: text }).success).toBe(false);
+  });
+
+  it("accept any other text, emoji and bidi controls included", () => {
+    const text = "\u{1F600} \u202e<script>'; DROP TABLE users; --\u2066";
+    expect(publishRequest(4000).safeParse({ clientMsgId: "c", body: text })).toMatchObject({ success: true, data: { body: text } });
+    expect(CreateRoomRequest.safeParse({ id: "r", name: text, type: "public" }).success).toBe(true);
+    expect(LoginRequest.safeParse({ username: "\u{1F600}", password: "a\u0000b" }).success).toBe(true);
   });
 });

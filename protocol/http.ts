@@ -1,6 +1,15 @@
 import { z } from "zod";
 import { DEFAULT_LIMITS } from "./limits.ts";
-import { MessageSchema, ROOM_ID_PATTERN, RoomSchema, RoomType, USERNAME_PATTERN, UserSchema } from "./model.ts";
+import {
+  ClientMsgIdSchema,
+  MessageSchema,
+  ROOM_ID_PATTERN,
+  RoomSchema,
+  RoomType,
+  storable,
+  USERNAME_PATTERN,
+  UserSchema,
+} from "./model.ts";
 
 /** `POST /auth/register` and `POST /auth/login`. */
 export const Credentials = z.object({
@@ -11,26 +20,26 @@ export type Credentials = z.infer<typeof Credentials>;
 
 /** `POST /auth/login` accepts any strings so that unknown users meet the same path. */
 export const LoginRequest = z.object({
-  username: z.string().min(1).max(64),
+  username: storable(z.string().min(1).max(64)),
   password: z.string().min(1).max(256),
 });
 
 /** `POST /rooms`. */
 export const CreateRoomRequest = z.object({
   id: z.string().regex(ROOM_ID_PATTERN, "must match ^[a-z0-9][a-z0-9_-]{0,63}$"),
-  name: z.string().trim().min(1).max(100).optional(),
+  name: storable(z.string().trim().min(1).max(100)).optional(),
   type: RoomType,
 });
 export type CreateRoomRequest = z.infer<typeof CreateRoomRequest>;
 
 /** `POST /rooms/:id/members`. */
-export const AddMemberRequest = z.object({ username: z.string().min(1).max(64) });
+export const AddMemberRequest = z.object({ username: storable(z.string().min(1).max(64)) });
 
 /** `POST /rooms/:id/messages`; the body limit is the deployment's. */
 export function publishRequest(maxBodyChars: number) {
   return z.object({
-    clientMsgId: z.string().min(1).max(DEFAULT_LIMITS.maxClientMsgIdChars),
-    body: z.string().min(1).max(maxBodyChars),
+    clientMsgId: ClientMsgIdSchema,
+    body: storable(z.string().min(1).max(maxBodyChars)),
   });
 }
 export type PublishRequest = z.infer<ReturnType<typeof publishRequest>>;
