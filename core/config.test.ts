@@ -157,3 +157,11 @@ describe("parseDuration", () => {
     expect(parseDuration(raw)).toBe(ms);
   });
 });
+
+describe("the cap on sockets per user", () => {
+  it("defaults to 20, 0 turns it off, and a negative value is refused", () => {
+    expect(readConfig({}).maxSocketsPerUser).toBe(20);
+    expect(readConfig({ MAX_SOCKETS_PER_USER: "0" }).maxSocketsPerUser).toBe(0);
+    expect(() => readConfig({ MAX_SOCKETS_PER_USER: "-1" })).toThrow(/MAX_SOCKETS_PER_USER must be an integer of at least 0/);
+  });
+});

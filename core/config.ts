@@ -92,6 +92,7 @@ const settings = z.object({
   SEND_BUFFER_MAX_BYTES: integer(1_048_576),
   SLOW_CONSUMER_LAG: integer(2000),
   MAX_CONNECTIONS: integer(0, 0),
+  MAX_SOCKETS_PER_USER: integer(20, 0),
   RECONNECT_SPREAD: duration("10s"),
   DATABASE_TIMEOUT: duration("10s"),
   DATABASE_MAX_CONNECTIONS: integer(16),
@@ -150,6 +151,8 @@ const schema = z.object({ ...settings.shape, ...bindings }).transform((s) => ({
   slowConsumerLag: s.SLOW_CONSUMER_LAG,
   /** Open sockets allowed in this runtime process; 0 means no limit. */
   maxConnections: s.MAX_CONNECTIONS,
+  /** Open room sockets one user may hold in this runtime process (isolate); 0 means no limit. */
+  maxSocketsPerUser: s.MAX_SOCKETS_PER_USER,
   /** Upper bound of the jittered `retryAfterMs` in `goaway` frames. */
   reconnectSpreadMs: s.RECONNECT_SPREAD,
   /** Time limit of one PostgreSQL call made by a room, and of waiting for a connection slot. */

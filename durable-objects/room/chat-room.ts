@@ -64,7 +64,7 @@ export class ChatRoom extends DurableObject<Env> {
     this.#database = new RoomDatabase(env, config, () => this.#store.room?.id);
     this.#metrics = new RoomMetrics({
       room: () => this.#store.room,
-      countSockets: () => this.#sessions.open().length,
+      countSockets: (userId) => this.#sessions.open(userId).length,
       outboxDepth: () => this.#store.outbox.depth,
       env,
       waitUntil: (p) => ctx.waitUntil(p),
@@ -251,7 +251,7 @@ export class ChatRoom extends DurableObject<Env> {
   }
 
   #left(ws: WebSocket): void {
-    this.#metrics.socketsChanged();
+    this.#metrics.socketsChanged(this.#sessions.attachment(ws)?.user.id);
     announceLeave(this.#sessions, ws);
   }
 }

@@ -1,7 +1,8 @@
 import { CLOSE, errorResponse } from "../../protocol/index.ts";
 import type { Config } from "../../core/config.ts";
 import { logDebug } from "../../core/log.ts";
-import { openSockets } from "./capacity.ts";
+import { metrics } from "../../metrics-bridge/registry.ts";
+import { openSockets, userSockets } from "./capacity.ts";
 import type { Committer, RoomRefusal } from "./committer.ts";
 import type { Handoff } from "./handoff.ts";
 import { announceJoin } from "./presence.ts";
@@ -29,7 +30,8 @@ export interface OpenParts {
  * hibernation with its user's tag, gets `welcome` (head and presence), the
  * others hear `join` for a user's first tab, and a reconnecting client is
  * replayed what it missed. Refuses with 503 while draining, while another
- * process holds the room, or while PostgreSQL cannot confirm the sequence.
+ * process holds the room, or while PostgreSQL cannot confirm the sequence,
+ * and with 429 when the user already holds MAX_SOCKETS_PER_USER sockets.
  */
 export async function openSocket(parts: OpenParts, handoff: Handoff, lastSeq: number | undefined): Promise<Response> {
   if (parts.draining()) return refusal("overloaded", "room is shutting down; reconnect shortly");
@@ -40,6 +42,12 @@ export async function openSocket(parts: OpenParts, handoff: Handoff, lastSeq: nu
       : refusal("database_unavailable", "room cannot confirm its sequence with PostgreSQL yet");
   }
   const { sessions, config } = parts;
+  // The Worker refuses before the upgrade; this catches a race past it, and
+  // no await comes between this check and the count the room reports below.
+  if (config.maxSocketsPerUser > 0 && userSockets(handoff.user.id) >= config.maxSocketsPerUser) {
+    metrics.rateLimited.inc({ limit: "sockets_per_user" });
+    return refusal("rate_limited", `at most ${config.maxSocketsPerUser} open sockets per user; close one first`);
+  }
   const firstTab = sessions.open(handoff.user.id).length === 0;
   const { 0: client, 1: server } = new WebSocketPair();
   parts.ctx.acceptWebSocket(server, [userTag(handoff.user.id)]);
@@ -49,7 +57,7 @@ export async function openSocket(parts: OpenParts, handoff: Handoff, lastSeq: nu
     return new Response(null, { status: 101, webSocket: client });
   }
   sessions.attach(server, { user: handoff.user, exp: handoff.exp, connectedAt: Date.now() });
-  parts.metrics.socketsChanged();
+  parts.metrics.socketsChanged(handoff.user.id);
   logDebug(config, "socket_open", { requestId: handoff.requestId, room: handoff.room.id, user: handoff.user.id, lastSeq });
   send(server, {
     type: "welcome",
@@ -64,6 +72,6 @@ export async function openSocket(parts: OpenParts, handoff: Handoff, lastSeq: nu
   return new Response(null, { status: 101, webSocket: client });
 }
 
-function refusal(code: RoomRefusal, message: string, retryAfterS = 5): Response {
+function refusal(code: RoomRefusal | "rate_limited", message: string, retryAfterS = 5): Response {
   return errorResponse(code, message, { "Retry-After": String(retryAfterS) });
 }

@@ -2,7 +2,7 @@ import type { Message, Room } from "../../protocol/index.ts";
 import { CLOSE } from "../../protocol/index.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import { reportRoom, scheduleReport } from "../../metrics-bridge/report.ts";
-import { reportRoomSockets } from "./capacity.ts";
+import { reportRoomSockets, reportUserSockets } from "./capacity.ts";
 
 /**
  * The room's counters and its stat for the Stats object: sockets, outbox
@@ -11,7 +11,8 @@ import { reportRoomSockets } from "./capacity.ts";
  */
 export class RoomMetrics {
   readonly #room: () => Room | null;
-  readonly #countSockets: () => number;
+  /** Open sockets of the room, or of one user in it. */
+  readonly #countSockets: (userId?: string) => number;
   readonly #outboxDepth: () => number;
   readonly #schedule: () => void;
   /** Open sockets as last counted; undefined until counted. */
@@ -19,7 +20,7 @@ export class RoomMetrics {
 
   constructor(parts: {
     room: () => Room | null;
-    countSockets: () => number;
+    countSockets: (userId?: string) => number;
     outboxDepth: () => number;
     env: Env;
     waitUntil: (p: Promise<unknown>) => void;
@@ -35,11 +36,17 @@ export class RoomMetrics {
     this.#schedule();
   }
 
-  /** After sockets opened or closed: the isolate's socket count (capacity) and the room's stat. */
-  socketsChanged(): void {
+  /**
+   * After sockets opened or closed: the isolate's socket counts (capacity),
+   * in all and of `userId` (the user whose socket it was), and the room's stat.
+   */
+  socketsChanged(userId?: string): void {
     this.#sockets = this.#countSockets();
     const room = this.#room();
-    if (room) reportRoomSockets(room.id, room.type, this.#sockets);
+    if (room) {
+      reportRoomSockets(room.id, room.type, this.#sockets);
+      if (userId !== undefined) reportUserSockets(room.id, userId, this.#countSockets(userId));
+    }
     this.roomChanged();
   }
 

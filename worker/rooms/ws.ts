@@ -10,6 +10,7 @@ import { ApiError } from "../errors.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import { countRoomCall } from "./calls.ts";
 import { roomStub, visibleRoom } from "./access.ts";
+import { limitUserUpgrades } from "./upgrade-limits.ts";
 
 const UpgradeQuery = z.object({
   ticket: z.string().min(1).max(128).optional(),
@@ -35,6 +36,7 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   const query = validate(UpgradeQuery, c.req.query());
   const { user, exp } = await authenticate(c, query.ticket);
   c.set("user", user);
+  limitUserUpgrades(c, user.id);
   const { room } = await visibleRoom(c, c.req.param("id") ?? "");
   closeDatabase(c);
   const answer = await countRoomCall(
