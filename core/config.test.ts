@@ -165,3 +165,33 @@ describe("the cap on sockets per user", () => {
     expect(() => readConfig({ MAX_SOCKETS_PER_USER: "-1" })).toThrow(/MAX_SOCKETS_PER_USER must be an integer of at least 0/);
   });
 });
+
+describe("the client address and the login limits", () => {
+  it("default to no address header, 20 attempts a minute per address and 10 logins a minute per username", () => {
+    expect(readConfig({})).toMatchObject({
+      clientAddressHeader: null,
+      authAddressLimit: { limit: 20, windowMs: 60_000 },
+      loginAccountLimit: { limit: 10, windowMs: 60_000 },
+    });
+    expect(readConfig({ CLIENT_ADDRESS_HEADER: " X-Real-IP ", AUTH_ADDRESS_LIMIT: "off", LOGIN_ACCOUNT_LIMIT: "5/1.5s" })).toMatchObject({
+      clientAddressHeader: "X-Real-IP",
+      authAddressLimit: null,
+      loginAccountLimit: { limit: 5, windowMs: 1500 },
+    });
+  });
+
+  it.each([
+    [
+      { CLIENT_ADDRESS_HEADER: "X Real IP" },
+      /^config: CLIENT_ADDRESS_HEADER must be an HTTP header name such as X-Real-IP, got "X Real IP"$/,
+    ],
+    [{ AUTH_ADDRESS_LIMIT: "20" }, /^config: AUTH_ADDRESS_LIMIT must look like 20\/1m \(attempts per duration\) or be off, got "20"$/],
+    [{ AUTH_ADDRESS_LIMIT: "0/1m" }, /AUTH_ADDRESS_LIMIT must look like 20\/1m/],
+    [{ LOGIN_ACCOUNT_LIMIT: "10/0s" }, /LOGIN_ACCOUNT_LIMIT must look like 20\/1m/],
+    [{ LOGIN_ACCOUNT_LIMIT: "1.5/1m" }, /LOGIN_ACCOUNT_LIMIT must look like 20\/1m/],
+    [{ LOGIN_ACCOUNT_LIMIT: "10/1m/1h" }, /LOGIN_ACCOUNT_LIMIT must look like 20\/1m/],
+    [{ LOGIN_ACCOUNT_LIMIT: "OFF" }, /LOGIN_ACCOUNT_LIMIT must look like 20\/1m/],
+  ])("refuses %j", (vars, message) => {
+    expect(() => readConfig(vars)).toThrow(message);
+  });
+});

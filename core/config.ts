@@ -56,6 +56,29 @@ const integer = (fallback: number, min = 1) =>
 
 const duration = (fallback: string) => parsed(fallback, "be a duration like 250ms, 30s, 15m, 24h or 7d", parseDuration);
 
+/** A limit of `limit` attempts per `windowMs`, refilled evenly (a token bucket). */
+export interface Rate {
+  limit: number;
+  windowMs: number;
+}
+
+/** `N/duration` (`20/1m`: 20 attempts a minute, N at least 1), or `off` (null); undefined for anything else. */
+export function parseRate(raw: string): Rate | null | undefined {
+  if (raw === "off") return null;
+  const [limitText = "", windowText = "", ...rest] = raw.split("/");
+  if (rest.length > 0) return undefined;
+  const limit = Number(limitText.trim());
+  const windowMs = parseDuration(windowText);
+  return Number.isInteger(limit) && limit >= 1 && windowMs !== undefined && windowMs > 0 ? { limit, windowMs } : undefined;
+}
+
+const rate = (fallback: string) => parsed(fallback, "look like 20/1m (attempts per duration) or be off", parseRate);
+
+/** An HTTP header name (RFC 9110 token); unset or blank is null. */
+const headerName = parsed("", "be an HTTP header name such as X-Real-IP", (raw): string | null | undefined =>
+  raw === "" ? null : /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(raw) ? raw : undefined,
+);
+
 /** Comma-separated, blanks dropped; unset is the empty list. */
 const list = text.transform((value) =>
   (value ?? "")
@@ -78,6 +101,9 @@ const settings = z.object({
   MAX_FRAME_BYTES: integer(DEFAULT_LIMITS.maxFrameBytes),
   RATE_LIMIT_PER_SECOND: integer(10),
   RATE_LIMIT_BURST: integer(20),
+  CLIENT_ADDRESS_HEADER: headerName,
+  AUTH_ADDRESS_LIMIT: rate("20/1m"),
+  LOGIN_ACCOUNT_LIMIT: rate("10/1m"),
   OUTBOX_BATCH_SIZE: integer(500),
   OUTBOX_MAX_PENDING: integer(100_000),
   /** `<count>,<age>`. */
@@ -136,6 +162,16 @@ const schema = z.object({ ...settings.shape, ...bindings }).transform((s) => ({
   maxFrameBytes: s.MAX_FRAME_BYTES,
   rateLimitPerSecond: s.RATE_LIMIT_PER_SECOND,
   rateLimitBurst: s.RATE_LIMIT_BURST,
+  /**
+   * The request header that carries the client's address, set by a proxy in
+   * front (nginx's X-Real-IP); null: CF-Connecting-IP on Cloudflare, else
+   * unknown (worker/client-address.ts).
+   */
+  clientAddressHeader: s.CLIENT_ADDRESS_HEADER,
+  /** Logins and registrations per client address; null is no limit. */
+  authAddressLimit: s.AUTH_ADDRESS_LIMIT,
+  /** Logins per username, whether the account exists or not; null is no limit. */
+  loginAccountLimit: s.LOGIN_ACCOUNT_LIMIT,
   outboxBatchSize: s.OUTBOX_BATCH_SIZE,
   /** Messages the outbox may hold before sends are refused with `overloaded`. */
   outboxMaxPending: s.OUTBOX_MAX_PENDING,

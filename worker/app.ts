@@ -8,6 +8,7 @@ import { healthRoutes } from "./health.ts";
 import { internalRoutes } from "./internal.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { roomRoutes } from "./rooms/routes.ts";
+import { secureHeaders } from "./secure-headers.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
 import { scheduleReport } from "../metrics-bridge/report.ts";
 import { logDebug, logEvent, requestIdOf } from "../core/log.ts";
@@ -17,6 +18,8 @@ const SLOW_REQUEST_MS = 1000;
 
 /** The HTTP API of CONTRACT.md v1. */
 export const app = new Hono<AppEnv>()
+  // First, so that it wraps every answer, errors and a malformed config's 500 included.
+  .use(secureHeaders)
   .use(async (c, next) => {
     const config = readConfig(c.env);
     c.set("config", config);

@@ -51,17 +51,20 @@ export const roomRoutes = new Hono<AppEnv>()
     await (await database(c)).insertMember(access.room.id, member.id);
     return c.body(null, 204);
   })
+  // Every room door checks visibility before the request's details, so that
+  // a caller who may not see a room gets the same 404 whatever else it sent
+  // (docs/protocol.md, "Order of checks").
   .get("/:id/messages", async (c) => {
-    const query = validate(HistoryQuery, c.req.query());
     const { room } = await visibleRoom(c, c.req.param("id"));
+    const query = validate(HistoryQuery, c.req.query());
     closeDatabase(c);
     const result = await countRoomCall("history", roomStub(c.env, room.id).history(room, query), resultCode);
     if (!result.ok) throw roomRefusal(result);
     return c.json({ messages: result.messages } satisfies MessagesResponse);
   })
   .post("/:id/messages", async (c) => {
-    const input = await readBody(c, publishRequest(configOf(c).maxBodyChars));
     const { room } = await visibleRoom(c, c.req.param("id"));
+    const input = await readBody(c, publishRequest(configOf(c).maxBodyChars));
     closeDatabase(c);
     const result = await countRoomCall("publish", roomStub(c.env, room.id).publish(room, c.get("user"), input), resultCode);
     if (!result.ok) throw roomRefusal(result);

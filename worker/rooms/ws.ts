@@ -13,13 +13,18 @@ import { roomStub, visibleRoom } from "./access.ts";
 import { limitUserUpgrades } from "./upgrade-limits.ts";
 
 const UpgradeQuery = z.object({
-  ticket: z.string().min(1).max(128).optional(),
   lastSeq: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
+/** Longest ticket looked up; a longer one is invalid (401) without a query. */
+const MAX_TICKET_CHARS = 128;
+
 /**
  * `GET /rooms/:id/ws`: every check happens before the upgrade, so a refused
- * client gets an HTTP status and a JSON body, not a bare close.
+ * client gets an HTTP status and a JSON body, not a bare close. Checks that
+ * answer the same for every room id come first (Upgrade, Origin, capacity,
+ * authentication), then the room's visibility, then the query: a caller
+ * who may not see the room gets 404 whatever its `lastSeq`.
  */
 export const upgradeRoute: Handler<AppEnv> = async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
@@ -33,11 +38,11 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   if (config.maxConnections > 0 && openSockets() >= config.maxConnections) {
     throw new ApiError("overloaded", "server at capacity; retry shortly");
   }
-  const query = validate(UpgradeQuery, c.req.query());
-  const { user, exp } = await authenticate(c, query.ticket);
+  const { user, exp } = await authenticate(c, c.req.query("ticket"));
   c.set("user", user);
   limitUserUpgrades(c, user.id);
   const { room } = await visibleRoom(c, c.req.param("id") ?? "");
+  const query = validate(UpgradeQuery, c.req.query());
   closeDatabase(c);
   const answer = await countRoomCall(
     "fetch",
@@ -58,12 +63,16 @@ async function authenticate(c: AppContext, ticket: string | undefined): Promise<
   const config = configOf(c);
   const token = bearerToken(c.req.header("Authorization"));
   if (token) return verifyBearer(c, token);
-  if (ticket) {
+  if (ticket && ticket.length <= MAX_TICKET_CHARS) {
     const user = await (await database(c)).consumeTicket(await ticketHash(ticket));
     metrics.authRequests.inc(user ? { result: "success", reason: "ticket" } : { result: "failure", reason: "ticket_invalid" });
     if (!user) throw new ApiError("unauthorized", "ticket invalid, expired or already used");
     // A ticket-opened socket gets a token lifetime from now; it renews with an `auth` frame.
     return { user, exp: Math.floor(Date.now() / 1000) + config.tokenTtlSeconds };
+  }
+  if (ticket) {
+    metrics.authRequests.inc({ result: "failure", reason: "ticket_invalid" });
+    throw new ApiError("unauthorized", "ticket invalid, expired or already used");
   }
   metrics.authRequests.inc({ result: "failure", reason: "missing_token" });
   throw new ApiError("unauthorized", "missing bearer token or ticket");
