@@ -166,6 +166,21 @@ describe("the cap on sockets per user", () => {
   });
 });
 
+describe("the upgrade limits", () => {
+  it("default to 60 upgrades a minute per user and 300 per address, take N/duration and off, and refuse anything else", () => {
+    expect(readConfig({})).toMatchObject({
+      upgradeUserLimit: { limit: 60, windowMs: 60_000 },
+      upgradeAddressLimit: { limit: 300, windowMs: 60_000 },
+    });
+    expect(readConfig({ UPGRADE_USER_LIMIT: "off", UPGRADE_ADDRESS_LIMIT: "10/10s" })).toMatchObject({
+      upgradeUserLimit: null,
+      upgradeAddressLimit: { limit: 10, windowMs: 10_000 },
+    });
+    expect(() => readConfig({ UPGRADE_ADDRESS_LIMIT: "300" })).toThrow(/^config: UPGRADE_ADDRESS_LIMIT must look like 20\/1m/);
+    expect(() => readConfig({ UPGRADE_USER_LIMIT: "0/1m" })).toThrow(/UPGRADE_USER_LIMIT must look like 20\/1m/);
+  });
+});
+
 describe("the client address and the login limits", () => {
   it("default to no address header, 20 attempts a minute per address and 10 logins a minute per username", () => {
     expect(readConfig({})).toMatchObject({

@@ -119,6 +119,8 @@ const settings = z.object({
   SLOW_CONSUMER_LAG: integer(2000),
   MAX_CONNECTIONS: integer(0, 0),
   MAX_SOCKETS_PER_USER: integer(20, 0),
+  UPGRADE_USER_LIMIT: rate("60/1m"),
+  UPGRADE_ADDRESS_LIMIT: rate("300/1m"),
   RECONNECT_SPREAD: duration("10s"),
   DATABASE_TIMEOUT: duration("10s"),
   DATABASE_MAX_CONNECTIONS: integer(16),
@@ -189,6 +191,10 @@ const schema = z.object({ ...settings.shape, ...bindings }).transform((s) => ({
   maxConnections: s.MAX_CONNECTIONS,
   /** Open room sockets one user may hold in this runtime process (isolate); 0 means no limit. */
   maxSocketsPerUser: s.MAX_SOCKETS_PER_USER,
+  /** WebSocket upgrades per user, per isolate (worker/rooms/upgrade-limits.ts); null is no limit. */
+  upgradeUserLimit: s.UPGRADE_USER_LIMIT,
+  /** WebSocket upgrades per client address, per isolate; null is no limit. */
+  upgradeAddressLimit: s.UPGRADE_ADDRESS_LIMIT,
   /** Upper bound of the jittered `retryAfterMs` in `goaway` frames. */
   reconnectSpreadMs: s.RECONNECT_SPREAD,
   /** Time limit of one PostgreSQL call made by a room, and of waiting for a connection slot. */

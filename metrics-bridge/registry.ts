@@ -96,7 +96,7 @@ export const metrics = {
   }),
   rateLimited: new Counter({
     name: "ratelimited_total",
-    help: "Requests and frames refused by a limit: the per-user message budget of a room (message), sockets per user (sockets_per_user).",
+    help: "Requests and frames refused by a limit: the per-user message budget of a room (message), upgrades per user (upgrade_user) or per address (upgrade_address), sockets per user (sockets_per_user).",
     labelNames: ["limit"] as const,
     registers,
   }),

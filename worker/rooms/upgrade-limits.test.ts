@@ -1,6 +1,6 @@
 import { createExecutionContext, env, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { Client, connect, createRoom, signUp, stubOf } from "../../test/support/api.ts";
+import { Client, connect, createRoom, signUp, stubOf, unique } from "../../test/support/api.ts";
 import { app } from "../app.ts";
 
 /**
@@ -45,6 +45,31 @@ async function eventuallyOpened(upgrade: () => Promise<Response>): Promise<Clien
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+describe("upgrade limits (worker/rooms/upgrade-limits.ts)", () => {
+  it("refuses a user's upgrades past UPGRADE_USER_LIMIT with 429 after authentication, before the room lookup", async () => {
+    const upgrade = withVars({ UPGRADE_USER_LIMIT: "3/1m" });
+    const { token } = await signUp();
+    const missing = unique("none");
+    for (let i = 0; i < 3; i++) expect((await upgrade(missing, { token })).status).toBe(404);
+    await expectRateLimited(await upgrade(missing, { token }), 20);
+    // Unauthenticated attempts are not the user's; another user has a budget of its own.
+    expect((await upgrade(missing)).status).toBe(401);
+    expect((await upgrade(missing, { token: (await signUp()).token })).status).toBe(404);
+  });
+
+  it("refuses upgrades from one client address past UPGRADE_ADDRESS_LIMIT before authentication", async () => {
+    const upgrade = withVars({ CLIENT_ADDRESS_HEADER: "X-Real-IP", UPGRADE_ADDRESS_LIMIT: "2/1m" });
+    const n = crypto.getRandomValues(new Uint8Array(2));
+    const address = { "X-Real-IP": `198.51.${n[0]}.${n[1]}` };
+    const roomId = unique("none");
+    expect((await upgrade(roomId, { headers: address })).status).toBe(401);
+    expect((await upgrade(roomId, { headers: address })).status).toBe(401);
+    await expectRateLimited(await upgrade(roomId, { headers: address }), 30);
+    await expectRateLimited(await upgrade(roomId, { headers: address, token: (await signUp()).token }), 30);
+    expect((await upgrade(roomId, { headers: { "X-Real-IP": "203.0.113.77" } })).status).toBe(401);
+  });
+});
 
 describe("sockets per user (MAX_SOCKETS_PER_USER)", () => {
   it("refuses in the Worker past the cap, over rooms, and counts a socket out when either side closes it, hibernated or not", async () => {

@@ -10,7 +10,7 @@ import { ApiError } from "../errors.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import { countRoomCall } from "./calls.ts";
 import { roomStub, visibleRoom } from "./access.ts";
-import { limitUserUpgrades } from "./upgrade-limits.ts";
+import { limitAddressUpgrades, limitUserUpgrades } from "./upgrade-limits.ts";
 
 const UpgradeQuery = z.object({
   lastSeq: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
@@ -38,6 +38,7 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   if (config.maxConnections > 0 && openSockets() >= config.maxConnections) {
     throw new ApiError("overloaded", "server at capacity; retry shortly");
   }
+  limitAddressUpgrades(c);
   const { user, exp } = await authenticate(c, c.req.query("ticket"));
   c.set("user", user);
   limitUserUpgrades(c, user.id);
