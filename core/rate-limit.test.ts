@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KeyedBuckets, newBucket, take } from "./rate-limit.ts";
+import { fullAt, giveBack, KeyedBuckets, newBucket, rateLimits, take, type TokenBucket } from "./rate-limit.ts";
 
 describe("token bucket", () => {
   const limits = { perSecond: 10, burst: 20 };
@@ -44,5 +44,38 @@ describe("KeyedBuckets", () => {
     expect(buckets.take("b", 10)).toBe(1000);
     // "a" was dropped, so it starts again with a full bucket.
     expect(buckets.take("a", 10)).toBe(0);
+  });
+});
+
+describe("a setting's rate as a bucket (the Limiter objects' logins and registrations)", () => {
+  const limits = rateLimits({ limit: 3, windowMs: 60_000 });
+
+  function spendMany(n: number, now: number, bucket = newBucket(limits, now)): { bucket: TokenBucket; waits: number[] } {
+    const waits: number[] = [];
+    for (let i = 0; i < n; i++) waits.push(take(bucket, limits, now));
+    return { bucket, waits };
+  }
+
+  it("allows a burst of `limit`, then refuses with the wait for one token: one per windowMs / limit", () => {
+    const { bucket, waits } = spendMany(4, 1000);
+    expect(waits).toEqual([0, 0, 0, 20_000]);
+    expect(take(bucket, limits, 11_000)).toBe(10_000);
+    expect(take(bucket, limits, 21_000)).toBe(0);
+    expect(take(bucket, limits, 21_001)).toBeGreaterThan(0);
+  });
+
+  it("refills to the limit and no further after a long pause", () => {
+    const { bucket } = spendMany(3, 0);
+    expect(spendMany(4, 10 * 60_000, bucket).waits).toEqual([0, 0, 0, 20_000]);
+  });
+
+  it("gives a token back, up to the limit, and knows when it is full again", () => {
+    const { bucket } = spendMany(3, 0);
+    giveBack(bucket, limits, 0);
+    expect(bucket.tokens).toBe(1);
+    expect(fullAt(bucket, limits)).toBe(40_000);
+    const full = newBucket(limits, 0);
+    giveBack(full, limits, 0);
+    expect(full.tokens).toBe(3);
   });
 });

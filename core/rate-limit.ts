@@ -1,3 +1,5 @@
+import type { Rate } from "./config.ts";
+
 /** A token bucket's size and refill: `burst` at once, then `perSecond`. */
 export interface BucketLimits {
   burst: number;
@@ -25,10 +27,27 @@ export function take(bucket: TokenBucket, limits: BucketLimits, now: number): nu
   return Math.max(1, Math.ceil(((1 - bucket.tokens) / limits.perSecond) * 1000));
 }
 
-function refill(bucket: TokenBucket, limits: BucketLimits, now: number): void {
+/** Brings the bucket to `now`: refilled for the time passed, never above the burst (which may have shrunk). Mutates it. */
+export function refill(bucket: TokenBucket, limits: BucketLimits, now: number): void {
   const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
   bucket.tokens = Math.min(limits.burst, bucket.tokens + elapsed * limits.perSecond);
   bucket.updatedAt = now;
+}
+
+/** Gives one token back (an attempt that turned out not to count), up to the burst. Mutates the bucket. */
+export function giveBack(bucket: TokenBucket, limits: BucketLimits, now: number): void {
+  refill(bucket, limits, now);
+  bucket.tokens = Math.min(limits.burst, bucket.tokens + 1);
+}
+
+/** When the bucket is full again (ms since the epoch), and so the same as a new one. */
+export function fullAt(bucket: TokenBucket, limits: BucketLimits): number {
+  return bucket.updatedAt + Math.ceil(((limits.burst - bucket.tokens) / limits.perSecond) * 1000);
+}
+
+/** The bucket of a setting's rate (`20/1m`): a burst of 20, refilled evenly over the minute. */
+export function rateLimits(rate: Rate): BucketLimits {
+  return { burst: rate.limit, perSecond: (rate.limit * 1000) / rate.windowMs };
 }
 
 /**

@@ -3,7 +3,7 @@
 // so that every isolate of a deployment counts against the same bucket:
 // one RPC per bucket and attempt.
 import type { Rate } from "../core/config.ts";
-import type { Spend } from "../durable-objects/limiter/bucket.ts";
+import type { Spend } from "../durable-objects/limiter/limiter.ts";
 import type { Limiter } from "../durable-objects/limiter/limiter.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
 import type { AppContext } from "./context.ts";

@@ -14,7 +14,10 @@
 // bucket is full again means nothing, so an alarm deletes those.
 import { DurableObject } from "cloudflare:workers";
 import type { Rate } from "../../core/config.ts";
-import { fullAt, giveBack, spend, type Bucket, type Spend } from "./bucket.ts";
+import { fullAt, giveBack, newBucket, rateLimits, take, type TokenBucket } from "../../core/rate-limit.ts";
+
+/** The answer to one attempt: allowed, or refused with the wait until one token is back. */
+export type Spend = { ok: true } | { ok: false; retryAfterMs: number };
 
 /** The sweep of full buckets runs at most this often. */
 const SWEEP_EVERY_MS = 60_000;
@@ -35,15 +38,23 @@ export class Limiter extends DurableObject<Env> {
 
   /** RPC: one attempt of `key` under `rate`; refused with the wait when its bucket is empty. */
   async spend(key: string, rate: Rate): Promise<Spend> {
-    const [bucket, answer] = spend(this.#read(key), rate, Date.now());
+    const limits = rateLimits(rate);
+    const now = Date.now();
+    const bucket = this.#read(key) ?? newBucket(limits, now);
+    const waitMs = take(bucket, limits, now);
     // A refusal spends nothing: the bucket's level is a function of time.
-    if (answer.ok) await this.#write(key, bucket, rate);
-    return answer;
+    if (waitMs > 0) return { ok: false, retryAfterMs: waitMs };
+    await this.#write(key, bucket, rate);
+    return { ok: true };
   }
 
   /** RPC: gives back the token of an attempt that does not count (a successful login). */
   async giveBack(key: string, rate: Rate): Promise<void> {
-    await this.#write(key, giveBack(this.#read(key), rate, Date.now()), rate);
+    const limits = rateLimits(rate);
+    const now = Date.now();
+    const bucket = this.#read(key) ?? newBucket(limits, now);
+    giveBack(bucket, limits, now);
+    await this.#write(key, bucket, rate);
   }
 
   /** Deletes the buckets that are full again; comes back while any are left. */
@@ -54,19 +65,19 @@ export class Limiter extends DurableObject<Env> {
     if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, now + SWEEP_EVERY_MS));
   }
 
-  #read(key: string): Bucket | undefined {
+  #read(key: string): TokenBucket | undefined {
     const [row] = this.#sql.exec<{ tokens: number; at: number }>("SELECT tokens, at FROM buckets WHERE key = ?", key).toArray();
-    return row ? { tokens: row.tokens, at: row.at } : undefined;
+    return row ? { tokens: row.tokens, updatedAt: row.at } : undefined;
   }
 
-  async #write(key: string, bucket: Bucket, rate: Rate): Promise<void> {
-    const full = fullAt(bucket, rate);
+  async #write(key: string, bucket: TokenBucket, rate: Rate): Promise<void> {
+    const full = fullAt(bucket, rateLimits(rate));
     this.#sql.exec(
       `INSERT INTO buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at, full_at = excluded.full_at`,
       key,
       bucket.tokens,
-      bucket.at,
+      bucket.updatedAt,
       full,
     );
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Math.max(full, Date.now() + SWEEP_EVERY_MS));
