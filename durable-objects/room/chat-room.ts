@@ -12,6 +12,7 @@ import { FrameGuards } from "./guards.ts";
 import { readHandoff } from "./handoff.ts";
 import { handleFrame, type HandlerParts } from "./handlers.ts";
 import type { LogView } from "./history.ts";
+import type { MessageLog } from "./message-log.ts";
 import { LeasedCommitter } from "./leased-committer.ts";
 import { LocalCommitter } from "./local-committer.ts";
 import { openSocket, type OpenParts } from "./open-socket.ts";
@@ -29,8 +30,6 @@ import { RoomStore } from "./storage.ts";
 export type { RoomRefusal } from "./committer.ts";
 export { RESUME_MAX } from "./replay.ts";
 export type { HistoryRange, HistoryResult, PublishRefusal, PublishResult } from "./rest.ts";
-
-const GOAWAY_MIN_MS = 1000;
 
 /**
  * One chat room: holds its WebSockets (Hibernation API), orders messages with
@@ -51,7 +50,7 @@ export class ChatRoom extends DurableObject<Env> {
   readonly #guards: FrameGuards;
   readonly #alarm: AlarmClock;
   readonly #handlers: HandlerParts<WebSocket>;
-  readonly #logView: LogView;
+  readonly #logView: LogView & { log: MessageLog };
   #draining = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -96,7 +95,7 @@ export class ChatRoom extends DurableObject<Env> {
       committer: this.#committer,
       replay: (ws, lastSeq) => this.#replay(ws, lastSeq),
       verify: (token) => this.#verify(token),
-      goaway: (ws, code, reason) => this.#goaway(ws, code, reason),
+      goaway: (ws, code, reason) => this.#sessions.goaway(ws, code, reason),
     };
     // Pings are answered by the runtime without waking a hibernated room.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
@@ -180,7 +179,7 @@ export class ChatRoom extends DurableObject<Env> {
   async drain(): Promise<number> {
     this.#draining = true;
     const sockets = this.#sessions.open();
-    for (const ws of sockets) this.#goaway(ws, CLOSE.serviceRestart, "server restarting");
+    for (const ws of sockets) this.#sessions.goaway(ws, CLOSE.serviceRestart, "server restarting");
     this.#metrics.socketsChanged();
     await this.#committer.release("server restarting");
     return sockets.length;
@@ -207,7 +206,7 @@ export class ChatRoom extends DurableObject<Env> {
       draining: () => this.#draining,
       ready: () => this.#ready(room),
       replay: (ws, lastSeq) => this.#replay(ws, lastSeq),
-      goaway: (ws, code, reason) => this.#goaway(ws, code, reason),
+      goaway: (ws, code, reason) => this.#sessions.goaway(ws, code, reason),
       arm: () => this.#alarm.arm(),
     };
   }
@@ -234,19 +233,13 @@ export class ChatRoom extends DurableObject<Env> {
     return {
       committer: this.#committer,
       budget: this.#budget,
-      logView: { log: this.#store.log, floor: () => this.#sequencer.floor },
+      logView: this.#logView,
       archive: this.#database.archive(),
     };
   }
 
-  #goaway(ws: WebSocket, code: number, reason: string): void {
-    const retryAfterMs = GOAWAY_MIN_MS + Math.floor(Math.random() * this.#config.reconnectSpreadMs);
-    send(ws, { type: "goaway", retryAfterMs });
-    close(ws, code, reason);
-  }
-
   #goawayAll(reason: string): void {
-    for (const ws of this.#sessions.open()) this.#goaway(ws, CLOSE.serviceRestart, reason);
+    for (const ws of this.#sessions.open()) this.#sessions.goaway(ws, CLOSE.serviceRestart, reason);
     this.#metrics.socketsChanged();
   }
 

@@ -38,7 +38,12 @@ export interface SendLimits {
   sendBufferMaxBytes: number;
   /** Messages one socket may be behind (by its receipts, or held during its resume) before it is closed 4001. */
   slowConsumerLag: number;
+  /** Spread of the delay a `goaway` asks for, on top of {@link GOAWAY_MIN_MS}. */
+  reconnectSpreadMs: number;
 }
+
+/** The least delay a `goaway` asks for. */
+const GOAWAY_MIN_MS = 1000;
 
 const SLOW_CONSUMER = "slow consumer; reconnect and resume";
 
@@ -105,6 +110,13 @@ export class Sessions {
   }
 
   /** Closes 4401 every socket whose token ran out more than the grace ago. Returns how many. */
+  /** Tells a client to reconnect after a jittered delay, so that clients do not all come back at once, and closes it. */
+  goaway(ws: WebSocket, code: number, reason: string): void {
+    const retryAfterMs = GOAWAY_MIN_MS + Math.floor(Math.random() * this.#limits.reconnectSpreadMs);
+    send(ws, { type: "goaway", retryAfterMs });
+    close(ws, code, reason);
+  }
+
   closeExpired(now: number): number {
     let closed = 0;
     for (const ws of this.open()) {
