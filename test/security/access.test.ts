@@ -414,6 +414,19 @@ it("serves every answer, errors included, as JSON with nosniff and no-store", as
   tally.expectClean("injection");
 });
 
+it("metric labels carry no room id, username or path (bounded label values)", async () => {
+  await tally.check("secrets", "no room id, username or request path in the metrics", async () => {
+    const metrics = await sec.metrics();
+    const labelValues = [...metrics.matchAll(/="([^"]*)"/g)].map((m) => m[1] ?? "");
+    for (const value of [secret, open, owner.username, member.username, outsider.username, owner.id, member.id]) {
+      expect(labelValues.filter((v) => v.includes(value))).toEqual([]);
+    }
+    const routes = new Set([...metrics.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
+    for (const route of routes) expect(route).toMatch(/^(unmatched|\/[a-z/:*]*)$/);
+  });
+  tally.expectClean("secrets");
+});
+
 it("leaks no token, ticket, password, secret or database URL to logs, metrics, Sentry or error answers", async () => {
   await tally.check("secrets", "access file: nothing leaked", async () => expect(await sec.leaks()).toEqual([]));
   tally.expectClean("secrets");

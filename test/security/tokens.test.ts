@@ -363,6 +363,26 @@ it("refuses every bad token with 401 and WWW-Authenticate at every door, and acc
       if (tokenCase.outcome === "accepted") await renewFrameSocket();
     }
   }
+  // The operator routes take bearer secrets of their own, not user tokens.
+  for (const [name, path, method] of [
+    ["POST /internal/drain", "/internal/drain", "POST"],
+    ["GET /metrics", "/metrics", "GET"],
+  ] as const) {
+    for (const [what, header] of [
+      ["no header", null],
+      ["a user's good token", `Bearer ${alice.token}`],
+      ["garbage", "Bearer not-the-operator-secret"],
+      ["alg none", `Bearer ${forge({ alg: "none" }, claimsOf(alice), "")}`],
+      [
+        "the operator secret's prefix",
+        `Bearer ${(sec.secrets.get(path === "/metrics" ? "METRICS_TOKEN" : "DRAIN_TOKEN") ?? "").slice(0, -1)}`,
+      ],
+    ] as const) {
+      await tally.check("tokens", `${what} at ${name}`, async () =>
+        expect401(await sec.request(path, { method, headers: header === null ? {} : { Authorization: header } }), ["unauthorized"]),
+      );
+    }
+  }
   // None of the keys a token named was fetched.
   await tally.check("tokens", "no jku or x5u fetched", () => {
     const fetched = sec.capture.requests.filter((r) => !r.includes("/api/"));
