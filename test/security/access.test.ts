@@ -25,8 +25,9 @@ beforeAll(async () => {
   owner = await sec.user("owner");
   member = await sec.user("member");
   outsider = await sec.user("outsider");
-  secret = await sec.room(owner, "private", "secret");
-  open = await sec.room(owner, "public", "open");
+  // Ids that sort first: GET /rooms lists at most 1000 rooms by id, and the shared test database holds many.
+  secret = await sec.room(owner, "private", "0-secret");
+  open = await sec.room(owner, "public", "0-open");
   expect((await sec.request(`/rooms/${secret}/members`, { token: owner.token, json: { username: member.username } })).status).toBe(204);
 });
 
