@@ -383,6 +383,14 @@ it("refuses every bad token with 401 and WWW-Authenticate at every door, and acc
       );
     }
   }
+  // A good token of another user cannot take over a socket.
+  await tally.check("tokens", "another user's good token in an auth frame: refused, the socket stays its user's", async () => {
+    await authFrame(bob.token, "refused");
+    const acks = frameSocket.ofType("ack").length;
+    frameSocket.sendJson({ type: "send", clientMsgId: unique("after-auth"), body: "still alice" });
+    await frameSocket.until(() => frameSocket.ofType("ack").length > acks, "the ack");
+    expect(frameSocket.ofType("message").at(-1)).toMatchObject({ userId: alice.id, username: alice.username });
+  });
   // None of the keys a token named was fetched.
   await tally.check("tokens", "no jku or x5u fetched", () => {
     const fetched = sec.capture.requests.filter((r) => !r.includes("/api/"));
