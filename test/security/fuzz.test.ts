@@ -46,7 +46,7 @@ import { createSql } from "../../sql/db.ts";
 import { check, type Report } from "../faults/checker.ts";
 import { connectAll, createWorkload, loginToken, settle, stopAll, type Workload } from "../faults/workload.ts";
 import { http, Peer, waitUntil } from "../support/node-client.ts";
-import { OPCODE, RawWebSocket, closePayload } from "../support/rfc6455.ts";
+import { OP, rawUpgrade, type RawSocket } from "../support/raw-ws.ts";
 import { defaultRuntime, startServer, type RunningServer } from "../support/server.ts";
 import { FrameGenerator, type GenLimits, type LaneTokens } from "./fuzz/generate.ts";
 import { Lane, Pacer, Recorder } from "./fuzz/lane.ts";
@@ -344,17 +344,13 @@ describe("protocol fuzzer", () => {
     const room = `fzu${Date.now().toString(36)}`;
     expect((await http(server.base, "/rooms", { token: user.token, json: { id: room, type: "public" } })).status).toBe(201);
     const open = async () => {
-      const raw = await RawWebSocket.open(`${server.base.replace("http", "ws")}/rooms/${room}/ws`, {
-        Authorization: `Bearer ${user.token}`,
-      });
-      await raw.until(() => raw.texts().length >= 1);
+      const upgrade = await rawUpgrade(server.base, `/rooms/${room}/ws`, { Authorization: `Bearer ${user.token}` });
+      if (!upgrade.ok) throw new Error(`upgrade refused: ${upgrade.answer.status}`);
+      const raw = upgrade.socket;
+      await raw.holds(() => raw.texts.length >= 1, 5000);
       return raw;
     };
-    const frames = (raw: RawWebSocket) =>
-      raw
-        .texts()
-        .slice(1)
-        .map((t) => JSON.parse(t) as ServerFrame);
+    const frames = (raw: RawSocket) => raw.texts.slice(1).map((t) => JSON.parse(t) as ServerFrame);
     const send = (id: string, bytes: number[]) =>
       Buffer.concat([Buffer.from(`{"type":"send","clientMsgId":"${id}","body":"<`), Buffer.from(bytes), Buffer.from('>"}')]);
     const cases: [string, number[], string][] = [
@@ -365,29 +361,28 @@ describe("protocol fuzzer", () => {
       ["f4-90-80-80", [0xf4, 0x90, 0x80, 0x80], "\ufffd\ufffd\ufffd\ufffd"],
     ];
     const raw = await open();
-    for (const [id, bytes] of cases) raw.send(OPCODE.text, send(id, bytes));
+    for (const [id, bytes] of cases) raw.text(send(id, bytes));
     // Invalid bytes in the clientMsgId: the ack echoes the replaced id.
-    raw.send(
-      OPCODE.text,
-      Buffer.concat([Buffer.from('{"type":"send","clientMsgId":"id-'), Buffer.from([0x80]), Buffer.from('","body":"x"}')]),
-    );
+    raw.text(Buffer.concat([Buffer.from('{"type":"send","clientMsgId":"id-'), Buffer.from([0x80]), Buffer.from('","body":"x"}')]));
     // A code point cut between two fragments, then a byte that cannot continue it.
-    raw.send(OPCODE.text, Buffer.concat([Buffer.from('{"type":"send","clientMsgId":"frag","body":"<'), Buffer.from([0xe2, 0x82])]), {
+    raw.frame({
+      opcode: OP.text,
+      payload: Buffer.concat([Buffer.from('{"type":"send","clientMsgId":"frag","body":"<'), Buffer.from([0xe2, 0x82])]),
       fin: false,
     });
-    raw.send(OPCODE.continuation, Buffer.from('A>"}'));
+    raw.frame({ opcode: OP.continuation, payload: Buffer.from('A>"}') });
     // Not JSON once decoded: the parser's answer.
-    raw.send(OPCODE.text, Buffer.from([0xff, 0xfe]));
-    await raw.until(() => frames(raw).filter((f) => f.type === "ack").length >= 7 && frames(raw).some((f) => f.type === "error"), 15_000);
+    raw.text(Buffer.from([0xff, 0xfe]));
+    await raw.holds(() => frames(raw).filter((f) => f.type === "ack").length >= 7 && frames(raw).some((f) => f.type === "error"), 15_000);
     const got = frames(raw);
     const acks = got.filter((f) => f.type === "ack").map((f) => f.clientMsgId);
     expect(acks).toEqual([...cases.map((c) => c[0]), "id-\ufffd", "frag"]);
     expect(got.filter((f) => f.type === "error")).toEqual([{ type: "error", code: "bad_request", message: "frame is not valid JSON" }]);
-    expect(raw.closeFrame()).toBeNull();
+    expect(raw.closeFrame).toBeNull();
     const stored = await history(room, user.token);
     expect(stored.map((m) => m.body)).toEqual([...cases.map((c) => `<${c[2]}>`), "x", "<\ufffdA>"]);
-    raw.send(OPCODE.close, closePayload(1000));
-    expect(await raw.until(() => raw.closeFrame() !== null)).toBe(true);
+    raw.close(1000);
+    expect(await raw.holds(() => raw.closeFrame !== null, 5000)).toBe(true);
     raw.destroy();
     console.log(
       `invalid UTF-8: ${cases.length + 2} sends with invalid bytes acked and stored with U+FFFD; no close 1007 (runtime ${defaultRuntime})`,

@@ -3,7 +3,9 @@
 // client would (any opcode, fin and rsv bits, lengths that lie, unmasked
 // frames, fragmented control frames, invalid UTF-8), and it records exactly
 // what the server answers: the HTTP status of a refused upgrade, each frame,
-// the close code and reason, and when the TCP connection ended.
+// the close code and reason, and when the TCP connection ended. It never
+// answers a ping or a close on its own. The protocol fuzzer's raw-TCP test
+// (test/security/fuzz.test.ts) uses it too.
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 
@@ -317,15 +319,11 @@ export class RawSocket {
     this.socket.destroy();
   }
 
-  /** Waits until `check` holds; throws with what arrived so far if it does not in time. */
-  async until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  /** Waits until `check` holds or the timeout passes; returns whether it held (never throws). */
+  async holds(check: () => boolean, timeoutMs = 10_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (!check()) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `timed out waiting for ${what}; texts ${JSON.stringify(this.texts.slice(-5))}, close ${JSON.stringify(this.closeFrame)}, ended ${this.ended}`,
-        );
-      }
+      if (Date.now() > deadline) return false;
       await new Promise<void>((resolve) => {
         const wake = () => {
           this.#waiters.delete(wake);
@@ -334,6 +332,16 @@ export class RawSocket {
         this.#waiters.add(wake);
         setTimeout(wake, 50);
       });
+    }
+    return true;
+  }
+
+  /** Waits until `check` holds; throws with what arrived so far if it does not in time. */
+  async until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    if (!(await this.holds(check, timeoutMs))) {
+      throw new Error(
+        `timed out waiting for ${what}; texts ${JSON.stringify(this.texts.slice(-5))}, close ${JSON.stringify(this.closeFrame)}, ended ${this.ended}`,
+      );
     }
   }
 
