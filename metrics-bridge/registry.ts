@@ -143,6 +143,10 @@ export const metrics = {
     registers,
   }),
 };
+
+/** The limits `ratelimited_total` counts by; each starts at 0, so that its series (and the dashboard's panel) exist before the first refusal. */
+export const RATE_LIMIT_LABELS = ["message", "upgrade_user", "upgrade_address", "sockets_per_user"] as const;
+for (const limit of RATE_LIMIT_LABELS) metrics.rateLimited.inc({ limit }, 0);
 metrics.buildInfo.set({ version: pkg.version }, 1);
 
 /** Counts one token verification begun at `startedMs` (a `performance.now()` reading): its time and its result. */

@@ -55,13 +55,19 @@ export async function insertRoom(sql: Sql, room: { id: string; name: string; typ
   return row ? toRoom(row) : null;
 }
 
-/** Public rooms and the private rooms the user belongs to, by id. */
+/**
+ * Public rooms and the private rooms the user belongs to: the user's own
+ * rooms first, then the others, each by id; at most 1000. Own rooms first,
+ * because anyone may create public rooms: sorted by id alone, 1000 rooms
+ * with ids that sort early hid everyone's private rooms (found by the
+ * security suite).
+ */
 export async function listRoomsFor(sql: Sql, userId: string): Promise<Room[]> {
   const rows = await sql<RoomRow[]>`
     SELECT r.id, r.name, r.type, r.owner_id, r.created_at FROM rooms r
-    WHERE r.type = 'public'
-       OR EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = r.id AND m.user_id = ${userId})
-    ORDER BY r.id
+    LEFT JOIN room_members m ON m.room_id = r.id AND m.user_id = ${userId}
+    WHERE r.type = 'public' OR m.user_id IS NOT NULL
+    ORDER BY (m.user_id IS NULL), r.id
     LIMIT 1000`;
   return rows.map(toRoom);
 }

@@ -1,6 +1,6 @@
 import { createExecutionContext, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, connect, createRoom, signUp, unique } from "../test/support/api.ts";
+import { call, connect, createRoom, signUp, unique, UPGRADE_HEADERS } from "../test/support/api.ts";
 import { app } from "./app.ts";
 import { SECURE_HEADERS } from "./secure-headers.ts";
 
@@ -24,10 +24,7 @@ describe("secure headers", () => {
       ["rooms", await call("/rooms", { token })],
       ["history", await call(`/rooms/${roomId}/messages`, { token })],
       ["hidden room", await call(`/rooms/${roomId}/messages`, { token: stranger.token })],
-      [
-        "upgrade refused by the room's door",
-        await call(`/rooms/${roomId}/ws`, { token: stranger.token, headers: { Upgrade: "websocket" } }),
-      ],
+      ["upgrade refused by the room's door", await call(`/rooms/${roomId}/ws`, { token: stranger.token, headers: UPGRADE_HEADERS })],
       ["upgrade without Upgrade", await call(`/rooms/${roomId}/ws`, { token })],
     ];
     for (const [what, response] of answers) expectSecure(response, what);

@@ -24,7 +24,7 @@ import { RoomDatabase } from "./room-database.ts";
 import { RoomMetrics } from "./room-metrics.ts";
 import { durableSql } from "./room-sql.ts";
 import { Sequencer } from "./sequencer.ts";
-import { close, send, Sessions } from "./sessions.ts";
+import { close, closeReply, send, Sessions } from "./sessions.ts";
 import { RoomStore } from "./storage.ts";
 
 export type { RoomRefusal } from "./committer.ts";
@@ -135,8 +135,7 @@ export class ChatRoom extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.#metrics.closed(code);
     logDebug(this.#config, "socket_close", { room: this.#store.room?.id, user: this.#sessions.attachment(ws)?.user.id, code });
-    // 1005/1006 are reserved and cannot be sent back; answer them with 1000.
-    close(ws, code === 1005 || code === 1006 ? CLOSE.normal : code, "closing");
+    close(ws, closeReply(code), "closing");
     this.#left(ws);
   }
 

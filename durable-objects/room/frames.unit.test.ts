@@ -5,7 +5,7 @@ import type { SendOutcome } from "./committer.ts";
 import { FrameGuards, type GuardLimits } from "./guards.ts";
 import { handleFrame, type HandlerParts, type SocketView } from "./handlers.ts";
 import { MAX_STRIKES, MessageBudget } from "./rate-limit.ts";
-import type { Attachment } from "./sessions.ts";
+import { closeReply, type Attachment } from "./sessions.ts";
 
 // The guards and the frame handlers as plain objects: sockets that record
 // what the room wrote, a committer that answers what the test says, a clock
@@ -170,5 +170,15 @@ describe("handleFrame", () => {
     const ws = new RecordingSocket();
     await handleFrame(parts({ kind: "overloaded" }).handlerParts, ws, alice, room, { type: "ping", lastSeq: 7 });
     expect(ws.sent).toEqual([{ type: "pong" }]);
+  });
+});
+
+describe("closeReply", () => {
+  it("echoes codes a peer may send, answers 1005/1006 with 1000 and any other with 1002", () => {
+    expect([1000, 1001, 1003, 1007, 1011, 1014, 3000, 4001, 4999].map(closeReply)).toEqual([
+      1000, 1001, 1003, 1007, 1011, 1014, 3000, 4001, 4999,
+    ]);
+    expect([1005, 1006].map(closeReply)).toEqual([1000, 1000]);
+    expect([0, 999, 1004, 1015, 1016, 2999, 5000].map(closeReply)).toEqual([1002, 1002, 1002, 1002, 1002, 1002, 1002]);
   });
 });

@@ -208,6 +208,20 @@ function sendText(ws: Socket, text: string): boolean {
   }
 }
 
+/**
+ * The code a room answers a client's close with: the client's own when a peer
+ * may send it (RFC 6455 7.4: 1000–1003, 1007–1014, 3000–4999), 1000 for the
+ * reserved 1005 and 1006 (no code, connection lost), and 1002 (protocol
+ * error) for any other, which workerd refuses to send back: echoed, the
+ * client got no close frame and waited for workerd to drop it ~10 s later
+ * (found by test/security/sockets.test.ts).
+ */
+export function closeReply(code: number): number {
+  if (code === 1005 || code === 1006) return CLOSE.normal;
+  const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+  return sendable ? code : 1002;
+}
+
 /** Closes a socket with a reason of at most 123 bytes; ignores one already closed. */
 export function close(ws: Socket, code: number, reason: string): void {
   try {

@@ -211,33 +211,28 @@ const handshakeDefects: Record<string, Record<string, string | null>> = {
   "no Sec-WebSocket-Key": { "Sec-WebSocket-Key": null },
 };
 
-// BUG (reported): the Worker does not look at Sec-WebSocket-Version or
-// Sec-WebSocket-Key. It authenticates, consumes a ticket, and hands the
-// upgrade to the room, which accepts the socket (the room's other users get
-// a presence join and at once a leave); only then does workerd refuse the
-// handshake, with a text/plain 426 (or 400) outside the contract's JSON error.
-it.fails("refuses a wrong Sec-WebSocket-Version or a missing key before the room sees it (426/400 JSON, no presence flap)", async () => {
+// Found by this suite and fixed: the Worker checks Sec-WebSocket-Version and
+// Sec-WebSocket-Key before anything else (worker/rooms/ws.ts checkHandshake).
+// Left to workerd, a defective handshake was authenticated, spent a ticket and
+// reached the room (its other users saw a presence join and leave) before
+// workerd refused it in plain text.
+it("refuses a wrong Sec-WebSocket-Version or a missing key before the room sees it (426/400 JSON, no presence flap)", async () => {
   const watch = await sec.open(lobby, watcher.token);
-  const failures: string[] = [];
   for (const [name, headers] of Object.entries(handshakeDefects)) {
-    tally.knownBug("upgrades");
-    const before = watch.texts.length;
-    const result = await sec.upgrade(`/rooms/${lobby}/ws`, { Authorization: `Bearer ${owner.token}`, ...headers });
-    if (result.ok) result.socket.destroy();
-    await sleep(300);
-    const body = parseJson(result.ok ? "" : result.answer.body) as { error?: { code?: string } } | undefined;
-    if (!body?.error?.code)
-      failures.push(`${name}: ${result.answer.status} ${JSON.stringify(result.answer.body)} is not the contract's JSON error`);
-    const seen =
-      watch.ofType("presence").length -
-      watch
-        .json()
-        .slice(0, before)
-        .filter((f) => f.type === "presence").length;
-    if (seen > 0) failures.push(`${name}: the room accepted the socket (${seen} presence frames to others)`);
+    await tally.check("upgrades", `${name}: the contract's JSON error, no presence flap`, async () => {
+      const before = watch.ofType("presence").length;
+      const result = await sec.upgrade(`/rooms/${lobby}/ws`, { Authorization: `Bearer ${owner.token}`, ...headers });
+      if (result.ok) result.socket.destroy();
+      await sleep(300);
+      const body = parseJson(result.ok ? "" : result.answer.body) as { error?: { code?: string } } | undefined;
+      expect(body?.error?.code, `${result.answer.status} ${JSON.stringify(result.answer.body)}`).toMatch(
+        /^(upgrade_required|invalid_request)$/,
+      );
+      expect(watch.ofType("presence").length - before, "presence frames the room sent to others").toBe(0);
+    });
   }
   watch.destroy();
-  expect(failures).toEqual([]);
+  tally.expectClean("upgrades");
 });
 
 it("frames: invalid UTF-8, binary, bad opcodes and control frames, oversized frames and messages, compression bombs", async () => {
@@ -540,24 +535,23 @@ it("frames: closes the client started, abrupt ends, and what a watcher sees", as
   tally.expectClean("frames");
 });
 
-// BUG (reported): durable-objects/room/chat-room.ts webSocketClose answers a
-// client's close with the client's own code, mapping only 1005 and 1006. For
-// the other codes a peer may not send (below 1000, 1004, 1015, 5000 and up)
-// workerd's close() throws, the room swallows it, and no close frame goes
-// back: the client waits until workerd drops the connection about 10 s later.
-it.fails("answers a close with a code a peer may not send at once, with a close frame", async () => {
-  const codes = [999, 1004, 1015, 5000];
-  const failures = await Promise.all(
-    codes.map(async (code) => {
-      tally.knownBug("frames");
-      const { socket } = await fresh();
-      socket.frame({ opcode: OP.close, payload: closePayload(code) });
-      const closed = await socket.waitClosed(2000).catch(() => null);
-      socket.destroy();
-      return closed ? [] : [`close ${code}: no close frame within 2 s`];
-    }),
+// Found by this suite and fixed: a close with a code a peer may not send
+// (below 1000, 1004, 1015, 5000 and up) was echoed, workerd refused to send
+// it, and the client got no close frame until workerd dropped it ~10 s later.
+// The room now answers those with 1002 (durable-objects/room/sessions.ts closeReply).
+it("answers a close with a code a peer may not send at once, with a close frame", async () => {
+  await Promise.all(
+    [999, 1004, 1015, 5000].map((code) =>
+      tally.check("frames", `close ${code}: a close frame within 2 s`, async () => {
+        const { socket } = await fresh();
+        socket.frame({ opcode: OP.close, payload: closePayload(code) });
+        const closed = await socket.waitClosed(2000).catch(() => null);
+        socket.destroy();
+        expect(closed, "no close frame within 2 s").not.toBeNull();
+      }),
+    ),
   );
-  expect(failures.flat()).toEqual([]);
+  tally.expectClean("frames");
 });
 
 it("bounds connections that never finish a request; then serves a clean client", async () => {

@@ -118,9 +118,12 @@ export class Client {
   }
 }
 
+/** The headers of a WebSocket handshake as a client sends them (RFC 6455's sample key). */
+export const UPGRADE_HEADERS = { Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" };
+
 /** Opens a WebSocket to a room; throws with the HTTP answer when the upgrade is refused. */
 export async function connect(roomId: string, token: string, query = ""): Promise<Client> {
-  const response = await call(`/rooms/${roomId}/ws${query}`, { token, headers: { Upgrade: "websocket" } });
+  const response = await call(`/rooms/${roomId}/ws${query}`, { token, headers: UPGRADE_HEADERS });
   if (response.status !== 101 || !response.webSocket) {
     throw new Error(`upgrade refused: ${response.status} ${await response.text()}`);
   }

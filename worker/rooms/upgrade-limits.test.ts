@@ -1,6 +1,6 @@
 import { createExecutionContext, env, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { Client, connect, createRoom, signUp, stubOf, unique } from "../../test/support/api.ts";
+import { Client, connect, createRoom, signUp, stubOf, unique, UPGRADE_HEADERS } from "../../test/support/api.ts";
 import { app } from "../app.ts";
 
 /**
@@ -11,7 +11,7 @@ import { app } from "../app.ts";
 function withVars(vars: Record<string, string>) {
   const varsEnv = { ...env, ...vars };
   return async (roomId: string, init: { token?: string; headers?: Record<string, string> } = {}): Promise<Response> => {
-    const headers = new Headers({ Upgrade: "websocket", ...init.headers });
+    const headers = new Headers({ ...UPGRADE_HEADERS, ...init.headers });
     if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
     const ctx = createExecutionContext();
     const response = await app.fetch(new Request(`http://roomcast.test/rooms/${roomId}/ws`, { headers }), varsEnv, ctx);

@@ -3,15 +3,14 @@
 // not a member) gets the same 404 whatever query or body it sends.
 import { describe, expect, it } from "vitest";
 import type { Room } from "../../protocol/index.ts";
-import { call, createRoom, signUp, unique } from "../../test/support/api.ts";
+import { call, createRoom, signUp, unique, UPGRADE_HEADERS } from "../../test/support/api.ts";
 
 interface Door {
   name: string;
   request: (roomId: string, token: string) => Promise<Response>;
 }
 
-const ws = (query: string) => (roomId: string, token: string) =>
-  call(`/rooms/${roomId}/ws${query}`, { token, headers: { Upgrade: "websocket" } });
+const ws = (query: string) => (roomId: string, token: string) => call(`/rooms/${roomId}/ws${query}`, { token, headers: UPGRADE_HEADERS });
 const history = (query: string) => (roomId: string, token: string) => call(`/rooms/${roomId}/messages${query}`, { token });
 const publish = (body: string) => (roomId: string, token: string) =>
   call(`/rooms/${roomId}/messages`, { method: "POST", token, body, headers: { "Content-Type": "application/json" } });
@@ -80,7 +79,7 @@ describe("order of checks on room doors", () => {
     const privateRoom = await createRoom(owner.token, "private");
     const { ticket } = (await (await call("/auth/ticket", { method: "POST", token: stranger.token })).json()) as { ticket: string };
     const response = await call(`/rooms/${privateRoom}/ws?ticket=${encodeURIComponent(ticket)}&lastSeq=-4`, {
-      headers: { Upgrade: "websocket" },
+      headers: UPGRADE_HEADERS,
     });
     expect(response.status).toBe(404);
   });
@@ -90,7 +89,7 @@ describe("order of checks on room doors", () => {
       expect((await door.request(unique("missing"), "not-a-token")).status, door.name).toBe(401);
     }
     const longTicket = await call(`/rooms/${unique("missing")}/ws?ticket=${"t".repeat(200)}&lastSeq=-4`, {
-      headers: { Upgrade: "websocket" },
+      headers: UPGRADE_HEADERS,
     });
     expect(longTicket.status).toBe(401);
   });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { call, connect, createRoom, signUp, unique } from "../../test/support/api.ts";
+import { call, connect, createRoom, signUp, unique, UPGRADE_HEADERS } from "../../test/support/api.ts";
 
 async function upgrade(roomId: string, init: { token?: string; query?: string; headers?: Record<string, string> } = {}) {
   return call(`/rooms/${roomId}/ws${init.query ?? ""}`, {
     token: init.token,
-    headers: { Upgrade: "websocket", ...init.headers },
+    headers: { ...UPGRADE_HEADERS, ...init.headers },
   });
 }
 
@@ -19,6 +19,22 @@ describe("GET /rooms/:id/ws", () => {
     const response = await call(`/rooms/${roomId}/ws`, { token });
     expect(response.status).toBe(426);
     expect(await codeOf(response)).toBe("upgrade_required");
+  });
+
+  it("answers a wrong WebSocket version with 426 and a missing or malformed key with 400, before authentication", async () => {
+    const { token } = await signUp();
+    const roomId = await createRoom(token);
+    for (const version of ["8", "junk"]) {
+      const wrong = await upgrade(roomId, { token, headers: { "Sec-WebSocket-Version": version } });
+      expect(wrong.status).toBe(426);
+      expect(wrong.headers.get("Sec-WebSocket-Version")).toBe("13");
+      expect(await codeOf(wrong)).toBe("upgrade_required");
+    }
+    for (const key of ["", "short", "dGhlIHNhbXBsZSBub25jZQ"]) {
+      const bad = await upgrade(roomId, { headers: { "Sec-WebSocket-Key": key } });
+      expect(bad.status).toBe(400);
+      expect(await codeOf(bad)).toBe("invalid_request");
+    }
   });
 
   it("answers 401 without credentials or with a bad token", async () => {

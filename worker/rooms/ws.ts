@@ -22,7 +22,8 @@ const MAX_TICKET_CHARS = 128;
 /**
  * `GET /rooms/:id/ws`: every check happens before the upgrade, so a refused
  * client gets an HTTP status and a JSON body, not a bare close. Checks that
- * answer the same for every room id come first (Upgrade, Origin, capacity,
+ * answer the same for every room id come first (Upgrade and the handshake's
+ * version and key, Origin, capacity,
  * authentication), then the room's visibility, then the query: a caller
  * who may not see the room gets 404 whatever its `lastSeq`.
  */
@@ -30,6 +31,7 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("upgrade_required", "this route only accepts a WebSocket upgrade");
   }
+  checkHandshake(c.req.header("Sec-WebSocket-Version"), c.req.header("Sec-WebSocket-Key"));
   const config = configOf(c);
   const origin = c.req.header("Origin");
   if (origin && !originAllowed(origin, config.allowedOrigins)) {
@@ -77,4 +79,22 @@ async function authenticate(c: AppContext, ticket: string | undefined): Promise<
   }
   metrics.authRequests.inc({ result: "failure", reason: "missing_token" });
   throw new ApiError("unauthorized", "missing bearer token or ticket");
+}
+
+/** A base64 encoding of 16 bytes, as RFC 6455 requires of Sec-WebSocket-Key. */
+const HANDSHAKE_KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/**
+ * RFC 6455's version (13) and key, checked before anything else: left to the
+ * runtime, a defective handshake was authenticated, spent a ticket and
+ * reached the room (whose other users saw a presence join and leave) before
+ * workerd refused it in plain text (found by test/security/sockets.test.ts).
+ */
+export function checkHandshake(version: string | undefined, key: string | undefined): void {
+  if (version?.trim() !== "13") {
+    throw new ApiError("upgrade_required", "WebSocket version 13 required", { "Sec-WebSocket-Version": "13" });
+  }
+  if (!key || !HANDSHAKE_KEY.test(key.trim())) {
+    throw new ApiError("invalid_request", "missing or malformed Sec-WebSocket-Key");
+  }
 }
