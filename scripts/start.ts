@@ -8,7 +8,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-pg.ts";
 import { wranglerBin, workerdBin } from "./runtime.ts";
 import { DATA_DIRECTORY, HTTP_SOCKET, METRICS_SOCKET } from "./workerd-config.ts";
@@ -56,6 +58,21 @@ if (runtime === "binary" && !existsSync(binary)) {
 const port = process.env.PORT ?? "8787";
 const host = process.env.HOST ?? "127.0.0.1";
 const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? ".data");
+
+/** Whether host:port can be listened on now (checked before anything starts). */
+async function portFree(): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => done(error.code !== "EADDRINUSE"));
+    probe.listen(Number(port), host, () => probe.close(() => done(true)));
+  });
+}
+if (!(await portFree())) {
+  console.error(
+    `roomcast: port ${port} on ${host} is already in use (an earlier npm start?); see what holds it with \`ss -ltnp 'sport = :${port}'\`, or start on another with PORT=…`,
+  );
+  process.exit(1);
+}
 
 let embedded: EmbeddedPostgres | undefined;
 let databaseUrl = process.env.DATABASE_URL;
@@ -109,14 +126,26 @@ settings.DRAIN_TOKEN = drainToken;
 async function persistedJwtSecret(): Promise<string> {
   const file = join(dataDir, "jwt-secret");
   if (existsSync(file)) return (await readFile(file, "utf8")).trim();
+  await mkdir(dataDir, { recursive: true });
   const secret = randomBytes(32).toString("base64url");
   await writeFile(file, `${secret}\n`, { mode: 0o600 });
   console.log(`roomcast: JWT_SECRET not set; generated one in ${file}`);
   return secret;
 }
 
+/** Whether .dev.vars gives JWT_SECRET a value (wrangler dev reads it). */
+async function devVarsSetJwtSecret(): Promise<boolean> {
+  if (!existsSync(".dev.vars")) return false;
+  return (await readFile(".dev.vars", "utf8")).split("\n").some((line) => /^\s*JWT_SECRET\s*=\s*["']?[^\s"']/.test(line));
+}
+
 let command: string[];
 if (runtime === "wrangler") {
+  // Development too keeps one secret across restarts, so that tokens survive
+  // them: the shell's or .dev.vars's if set, else the one kept in dataDir.
+  if (process.env.JWT_SECRET === undefined && !(await devVarsSetJwtSecret())) {
+    settings.JWT_SECRET = await persistedJwtSecret();
+  }
   command = [
     wranglerBin(),
     "dev",
@@ -146,12 +175,17 @@ if (runtime === "wrangler") {
   ];
 }
 
-const [program = "", ...programArgs] = runtime === "wrangler" ? [process.execPath, ...command] : command;
-const child = spawn(program, programArgs, {
-  stdio: "inherit",
-  // Its own process group: Ctrl-C (SIGINT to the terminal's group) and
-  // systemd's SIGTERM reach this supervisor first, which drains the rooms
-  // before it stops wrangler and workerd.
+const runtimeCommand = runtime === "wrangler" ? [process.execPath, ...command] : command;
+// The runtime runs under scripts/runtime-guard.ts, which leads its process
+// group. fd 3 is the guard's lifeline: this process holds the other end and
+// never writes, so when this process ends in any way (SIGKILL, a crash) the
+// guard reads EOF and stops the whole group. Nothing outlives `npm start`.
+const guard = join(dirname(fileURLToPath(import.meta.url)), "runtime-guard.ts");
+const child = spawn(process.execPath, [guard, ...runtimeCommand], {
+  stdio: ["inherit", "inherit", "inherit", "pipe"],
+  // Its own process group: Ctrl-C (SIGINT to the terminal's group), SIGHUP
+  // (the terminal closed) and systemd's SIGTERM reach this supervisor first,
+  // which drains the rooms before it stops wrangler and workerd.
   detached: true,
   // No telemetry and no fetch of Cloudflare's request.cf sample: this may run offline.
   // The self-hosted build reads its settings from the environment.
@@ -184,7 +218,7 @@ function stopRuntime(signal: NodeJS.Signals): void {
 }
 
 let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
