@@ -27,10 +27,11 @@ async function portOf(child: { stdout: NodeJS.ReadableStream | null }): Promise<
   return new Promise((resolve) => child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))));
 }
 
+/** The tree once it has `size` processes and the `sleep` has exec'd (between fork and exec the child is still called `node`). */
 async function treeOf(pid: number, size: number): Promise<SeenProcess[]> {
   for (let i = 0; i < 100; i += 1) {
     const tree = processTree(pid);
-    if (tree.length >= size) return tree;
+    if (tree.length >= size && tree.some((p) => p.comm === "sleep")) return tree;
     await sleep(50);
   }
   return processTree(pid);
