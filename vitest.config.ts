@@ -58,6 +58,14 @@ export default defineConfig({
         },
       },
       {
+        // The client's unit tests: a fake WebSocket and fake timers, no server.
+        test: {
+          name: "client",
+          environment: "node",
+          include: ["client/**/*.test.ts"],
+        },
+      },
+      {
         // `npm run test:faults`: kill -9, PostgreSQL outages, partitions,
         // hibernation and token expiry under load; one file at a time.
         test: {

@@ -159,6 +159,8 @@ describe.skipIf(!canLock)("slow consumers and a slow PostgreSQL", () => {
       },
       heartbeatMs: 200,
       pongTimeoutMs: 1000,
+      // The check below reads every message received.
+      record: true,
     });
     await client.start();
     await waitUntil(() => client.connected, "the client to be welcomed");

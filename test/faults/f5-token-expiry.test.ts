@@ -54,6 +54,8 @@ it("F5 many tokens expire at once: renewed sockets lose nothing, the rest close 
         url: `${ws}/rooms/${room}/ws`,
         open: bearerSocket(() => current),
         backoff: { minMs: 200, maxMs: 2000 },
+        // The checks read every message received and every ack.
+        record: true,
         renew: renew
           ? {
               expiresAt: () => expiresAt,

@@ -58,6 +58,8 @@ export async function createWorkload(base: string, options: { prefix: string; ro
         },
         // Short: the fault tests measure the server's recovery, not client patience.
         backoff: { minMs: 200, maxMs: 1000 },
+        // The checker reads every message received, ack and ack latency.
+        record: true,
       }),
     })),
   );
