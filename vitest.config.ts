@@ -2,9 +2,12 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { TEST_JWT_SECRET } from "./test/support/tokens.ts";
 
-// Two projects share one database started by test/global-setup.ts:
-// "workers" runs inside workerd against the real wrangler.toml; "node" holds
-// the migration runner and the end-to-end test that starts the server.
+// The projects share one database started by test/global-setup.ts.
+// `npm test` runs three: "workers" runs the Worker and rooms inside workerd
+// against the real wrangler.toml; "node" holds the migration runner, the
+// room's plain-object unit tests and the end-to-end tests that start the
+// server; "client" holds the client's unit tests. "faults" and "security"
+// (npm run test:faults, npm run test:security) start servers of their own.
 export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.ts"],
