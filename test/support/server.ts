@@ -15,17 +15,26 @@ export type Runtime = "wrangler" | "workerd" | "binary";
 /** The runtime of tests that do not ask for one: ROOMCAST_RUNTIME, else wrangler dev as `npm start`. */
 export const defaultRuntime: Runtime = process.env.ROOMCAST_RUNTIME === "workerd" ? "workerd" : "wrangler";
 
-/** A free TCP port on 127.0.0.1. */
+/** Ports this process has handed out: the kernel may offer a just-closed port again, and a server's HTTP and PostgreSQL ports once came out the same (CI). */
+const handedOut = new Set<number>();
+
+/** A free TCP port on 127.0.0.1, never one this process handed out before. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address();
+        const found = typeof address === "object" && address ? address.port : 0;
+        server.close(() => resolve(found));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** A running server and how to stop it. */
