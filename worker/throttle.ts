@@ -3,6 +3,7 @@
 // so that every isolate of a deployment counts against the same bucket:
 // one RPC per bucket and attempt.
 import type { Rate } from "../core/config.ts";
+import { fnv1a } from "../core/hash.ts";
 import type { Spend } from "../durable-objects/limiter/limiter.ts";
 import type { Limiter } from "../durable-objects/limiter/limiter.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
@@ -27,11 +28,9 @@ function limiterFor(env: Env, charge: Charge): DurableObjectStub<Limiter> {
   return env.LIMITER.get(env.LIMITER.idFromName(`${charge.limit}:${shardOf(charge.key)}`));
 }
 
-/** FNV-1a over the key's UTF-16 code units: stable across isolates and processes. */
+/** The Limiter shard of a key: stable across isolates and processes. */
 export function shardOf(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % LIMITER_SHARDS;
+  return fnv1a(key) % LIMITER_SHARDS;
 }
 
 /**

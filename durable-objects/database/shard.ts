@@ -1,3 +1,4 @@
+import { fnv1a } from "../../core/hash.ts";
 import type { Database } from "./database.ts";
 
 /**
@@ -9,14 +10,4 @@ import type { Database } from "./database.ts";
 export function databaseFor(env: Env, shards: number, key = ""): DurableObjectStub<Database> {
   const shard = shards <= 1 ? 0 : fnv1a(key) % shards;
   return env.DATABASE.get(env.DATABASE.idFromName(`database-${shard}`));
-}
-
-/** FNV-1a, 32 bits: a stable spread of room ids over shards. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash;
 }

@@ -9,7 +9,7 @@
 // they are best effort there; the global layer is Cloudflare's own (the
 // Rate Limiting binding, or WAF rate limiting rules): docs/decisions.md.
 import type { Rate } from "../../core/config.ts";
-import { KeyedBuckets } from "../../core/rate-limit.ts";
+import { KeyedBuckets, rateLimits } from "../../core/rate-limit.ts";
 import { userSockets } from "../../durable-objects/room/capacity.ts";
 import { metrics } from "../../metrics-bridge/registry.ts";
 import { clientAddress } from "../client-address.ts";
@@ -26,7 +26,7 @@ function bucketsOf(limit: UpgradeLimit, rate: Rate): KeyedBuckets {
   const name = `${limit} ${rate.limit}/${rate.windowMs}`;
   let buckets = limits.get(name);
   if (!buckets) {
-    buckets = new KeyedBuckets({ burst: rate.limit, perSecond: (rate.limit * 1000) / rate.windowMs });
+    buckets = new KeyedBuckets(rateLimits(rate));
     limits.set(name, buckets);
   }
   return buckets;
