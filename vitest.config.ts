@@ -55,7 +55,7 @@ export default defineConfig({
             "loadtest/**/*.test.ts",
             "test/**/*.test.ts",
           ],
-          exclude: ["test/faults/**", "test/security/**"],
+          exclude: ["test/faults/**", "test/security/**", "test/browser/**"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -66,6 +66,19 @@ export default defineConfig({
           name: "client",
           environment: "node",
           include: ["client/**/*.test.ts"],
+          exclude: ["client/dist/**", "client/node_modules/**"],
+        },
+      },
+      {
+        // The web page in Debian's Chromium (playwright-core), against a
+        // server started as `npm start` does; one file at a time.
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {
