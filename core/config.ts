@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS } from "../protocol/index.ts";
 // (written as the setting itself would be, for example "7d"), how it is parsed
 // and what makes it malformed. The list of settings (SETTINGS) and the Config
 // type are derived from it: `npm start` forwards SETTINGS to the runtime, and
-// test/architecture/config-table.test.ts checks the README's table and
+// test/architecture/config-table.test.ts checks the table of docs/configuration.md and
 // wrangler.toml's [vars] against it.
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -87,7 +87,7 @@ const list = text.transform((value) =>
     .filter((item) => item !== ""),
 );
 
-/** The settings, in the order of the README's table. */
+/** The settings, in the order of the table of docs/configuration.md. */
 const settings = z.object({
   ENVIRONMENT: textOr("production"),
   // Read by core/tokens.ts (signingKey), not here: a missing or short secret
@@ -136,7 +136,7 @@ const settings = z.object({
 
 export type SettingName = keyof typeof settings.shape;
 
-/** Every setting's name, in the order of the README's table. */
+/** Every setting's name, in the order of the table of docs/configuration.md. */
 export const SETTINGS = Object.keys(settings.shape) as readonly SettingName[];
 
 /** Bindings read beside the settings: not text, so not settings (npm start does not forward them). */
@@ -151,7 +151,7 @@ const bindings = {
     }),
 };
 
-/** The bindings' names (the README's table marks them "(binding)"). */
+/** The bindings' names (the table of docs/configuration.md marks them "(binding)"). */
 export const BINDINGS = Object.keys(bindings) as readonly (keyof typeof bindings)[];
 
 const schema = z.object({ ...settings.shape, ...bindings }).transform((s) => ({
@@ -231,7 +231,7 @@ const schema = z.object({ ...settings.shape, ...bindings }).transform((s) => ({
   workerDatabase: (s.DATABASE_URL === undefined && s.HYPERDRIVE !== undefined ? "hyperdrive" : "service") as "service" | "hyperdrive",
 }));
 
-/** The settings as the code reads them, with the defaults of the README's table. */
+/** The settings as the code reads them, with the defaults of the table of docs/configuration.md. */
 export type Config = z.output<typeof schema>;
 
 type Vars = Partial<Record<string, unknown>>;

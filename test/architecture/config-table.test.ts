@@ -6,8 +6,8 @@ import { renderWorkerdConfig } from "../../scripts/workerd-config.ts";
 
 // The settings are defined once, in core/config.ts's schema (SETTINGS is
 // derived from it). This file checks the places that still name them by hand
-// against that list: the README's configuration table and wrangler.toml's
-// [vars].
+// against that list: the full configuration table (docs/configuration.md),
+// the README's short table of common settings, and wrangler.toml's [vars].
 
 const root = process.cwd();
 const read = (path: string) => readFileSync(join(root, path), "utf8");
@@ -16,15 +16,21 @@ interface Row {
   name: string;
   section: string;
   binding: boolean;
+  default: string;
 }
 
-/** The rows of the table under "## Configuration", each with the bold section row above it. */
-function tableRows(readme: string): Row[] {
+/** The README's section "## Configuration": its short table of common settings. */
+function readmeSection(readme: string): string {
   const start = readme.indexOf("\n## Configuration\n");
-  const end = readme.indexOf("\n## ", start + 1);
+  if (start < 0) throw new Error("README.md has no section ## Configuration");
+  return readme.slice(start, readme.indexOf("\n## ", start + 1));
+}
+
+/** The rows of a settings table (in `text`), each with the bold section row above it. */
+function tableRows(text: string): Row[] {
   const rows: Row[] = [];
   let section = "";
-  for (const line of readme.slice(start, end).split("\n")) {
+  for (const line of text.split("\n")) {
     if (!line.startsWith("| ") || line.startsWith("| variable ") || line.startsWith("| ---")) continue;
     const first = line.split("|")[1]?.trim() ?? "";
     const bold = /^\*\*(.+)\*\*$/.exec(first);
@@ -33,8 +39,8 @@ function tableRows(readme: string): Row[] {
       continue;
     }
     const setting = /^`([A-Z][A-Z0-9_]*)`( \(binding\))?$/.exec(first);
-    if (!setting?.[1]) throw new Error(`README configuration table: cannot read the row "${line.slice(0, 60)}…"`);
-    rows.push({ name: setting[1], section, binding: setting[2] !== undefined });
+    if (!setting?.[1]) throw new Error(`configuration table: cannot read the row "${line.slice(0, 60)}…"`);
+    rows.push({ name: setting[1], section, binding: setting[2] !== undefined, default: line.split("|")[2]?.trim() ?? "" });
   }
   return rows;
 }
@@ -60,7 +66,7 @@ function wranglerVars(toml: string): Record<string, string> {
  * Variables the scripts and tests read from their own environment
  * (`process.env.NAME`; assignments such as NODE_TLS_REJECT_UNAUTHORIZED = "0"
  * are not reads). These are not Worker settings: npm start, the builds and the
- * test runs read them. The README's table documents them in its own sections
+ * test runs read them. docs/configuration.md's table documents them in its own sections
  * ("npm start only", "tests"); this scan, not a hand-kept list, is what the
  * test accepts there. It sees only the `process.env.NAME` form, which is the
  * only one these folders use (start.ts's loop over SETTINGS aside).
@@ -84,10 +90,11 @@ function scriptVariables(): Map<string, string[]> {
 }
 
 const WORKER_SECTION = "Worker and rooms";
-const rows = tableRows(read("README.md"));
+const rows = tableRows(read("docs/configuration.md"));
+const readmeRows = tableRows(readmeSection(read("README.md")));
 const vars = wranglerVars(read("wrangler.toml"));
 
-describe("the README's configuration table", () => {
+describe("the configuration table (docs/configuration.md)", () => {
   it("has the sections this test reads", () => {
     expect(new Set(rows.map((r) => r.section))).toEqual(new Set(["npm start only", WORKER_SECTION, "tests"]));
   });
@@ -95,7 +102,7 @@ describe("the README's configuration table", () => {
   it("has a row for every setting of core/config.ts's schema", () => {
     const documented = new Set(rows.filter((r) => r.section === WORKER_SECTION).map((r) => r.name));
     const missing = SETTINGS.filter((name) => !documented.has(name));
-    expect(missing, `settings missing from the README's configuration table: ${missing.join(", ")}`).toEqual([]);
+    expect(missing, `settings missing from docs/configuration.md: ${missing.join(", ")}`).toEqual([]);
   });
 
   it("names no Worker setting the schema does not have (bindings apart)", () => {
@@ -115,6 +122,23 @@ describe("the README's configuration table", () => {
     expect(undocumented, `variables read by scripts or tests but not in the table: ${undocumented.join(", ")}`).toEqual([]);
     const unread = [...documented].filter((name) => !reads.has(name));
     expect(unread, `rows naming a variable no script or test reads: ${unread.join(", ")}`).toEqual([]);
+  });
+});
+
+describe("the README's short table", () => {
+  it("names only settings of the full table, with their documented defaults", () => {
+    expect(readmeRows.length).toBeGreaterThan(0);
+    const full = new Map(rows.map((r) => [r.name, r]));
+    const wrong = readmeRows.filter((r) => !full.has(r.name)).map((r) => r.name);
+    expect(wrong, `README rows naming no setting of docs/configuration.md: ${wrong.join(", ")}`).toEqual([]);
+    // A row of both tables states the same default, or the README's is a shorter form of it (its first code span).
+    const differ = readmeRows
+      .filter((r) => {
+        const long = full.get(r.name)?.default ?? "";
+        return long !== r.default && !long.startsWith(r.default);
+      })
+      .map((r) => `${r.name}: "${r.default}" vs "${full.get(r.name)?.default}"`);
+    expect(differ, "README defaults that differ from docs/configuration.md").toEqual([]);
   });
 });
 
@@ -147,7 +171,7 @@ describe("wrangler.toml's [vars]", () => {
     const differ = Object.entries(vars)
       .filter(([name, value]) => JSON.stringify(readConfig({ [name]: value })) !== defaults)
       .map(([name]) => name);
-    // A value that differs on purpose belongs in the README's default column, and here.
+    // A value that differs on purpose belongs in docs/configuration.md's default column, and here.
     expect(differ, "[vars] values that are not the schema's defaults").toEqual(["ENVIRONMENT", "ALLOWED_ORIGINS"]);
   });
 });
