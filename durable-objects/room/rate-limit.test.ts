@@ -37,8 +37,11 @@ describe("the per-user message budget through the runtime", () => {
     for (const tab of tabs) await settled(tab, perSocket);
     const elapsedS = (Date.now() - started) / 1000;
 
+    // Which of the three draws meets the empty bucket first depends on
+    // scheduling (on a loaded machine the room may take over a second for the
+    // frames, and the refill covers them): the check is that everything
+    // accepted fits one budget, and that something was refused.
     const refusedFrames = tabs.reduce((n, tab) => n + tab.of("error").filter((e) => e.code === "rate_limited").length, 0);
-    expect(refusedFrames).toBeGreaterThan(0);
     const refused = answers.find((r) => r.status === 429);
     expect(refused, `statuses: ${answers.map((r) => r.status).join(",")}`).toBeDefined();
     expect(Number(refused?.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
@@ -46,7 +49,7 @@ describe("the per-user message budget through the runtime", () => {
     expect(answers.every((r) => r.status === 201 || r.status === 429)).toBe(true);
 
     const accepted = tabs.reduce((n, tab) => n + tab.of("pong").length, 0) + answers.filter((r) => r.status === 201).length;
-    expect(accepted).toBeLessThanOrEqual(BURST + Math.ceil(PER_SECOND * elapsedS) + 1);
+    expect(accepted, `${refusedFrames} frames refused in ${elapsedS} s`).toBeLessThanOrEqual(BURST + Math.ceil(PER_SECOND * elapsedS) + 1);
     for (const tab of tabs) tab.close();
   });
 });
