@@ -24,7 +24,7 @@ function layer(files, patterns, ignores = []) {
 const notLoadtest = [climbInto(["loadtest"]), "only loadtest/ imports loadtest/ (docs/architecture.md)"];
 
 export default tseslint.config(
-  { ignores: ["node_modules", "dist", ".wrangler", ".data", "worker-configuration.d.ts"] },
+  { ignores: ["node_modules", "dist", "client/dist", ".wrangler", ".data", "worker-configuration.d.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -35,7 +35,12 @@ export default tseslint.config(
     },
   },
   layer(["protocol/**"], [["^\\.\\./", "protocol/ imports nothing of ours (docs/architecture.md)"]]),
-  layer(["client/**"], [[climbOutsideOf(["protocol/"]), "client/ imports only protocol/ (docs/architecture.md)"]]),
+  layer(["client/**"], [[climbOutsideOf(["protocol/"]), "client/ imports only protocol/ (docs/architecture.md)"]], ["client/**/*.test.ts"]),
+  // The client's tests beside it also start real servers (test/support/), which the package never ships.
+  layer(
+    ["client/**/*.test.ts"],
+    [[climbOutsideOf(["protocol/", "test/support/"]), "client/ imports only protocol/ (docs/architecture.md)"]],
+  ),
   layer(["core/**"], [[climbOutsideOf(["protocol/", "package.json$"]), "core/ imports only protocol/ (docs/architecture.md)"]]),
   layer(
     ["sql/**"],

@@ -3,92 +3,10 @@
 // throttle, close codes and bounded memory. The e2e and fault tests run it
 // against a real server.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CLOSE, type Message, type PresenceUser, type ServerFrame } from "../protocol/index.ts";
-import { RECENT, RoomClient, type PresenceChange, type RoomClientOptions, type SocketLike } from "./room-client.ts";
-
-type Listener = (event: { data?: unknown; code?: number }) => void;
-
-/** A fake WebSocket: no network; the test plays the server through it. */
-class FakeWebSocket implements SocketLike {
-  readyState = 0;
-  readonly sent: string[] = [];
-  closedWith: number | undefined;
-  readonly #listeners = new Map<string, Listener[]>();
-
-  readonly url: string;
-
-  constructor(url: string) {
-    this.url = url;
-  }
-
-  send(data: string): void {
-    if (this.readyState !== 1) throw new Error("fake socket not open");
-    this.sent.push(data);
-  }
-
-  close(code?: number): void {
-    if (this.readyState >= 2) return;
-    this.closedWith = code;
-    this.readyState = 2;
-    // As a real socket, the close event comes later.
-    queueMicrotask(() => this.serverClose(code ?? 1005));
-  }
-
-  addEventListener(type: string, listener: Listener): void {
-    this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);
-  }
-
-  /** The frames the client sent, parsed. */
-  frames(): { type: string }[] {
-    return this.sent.map((raw) => JSON.parse(raw) as { type: string });
-  }
-
-  serverOpen(): void {
-    this.readyState = 1;
-    this.#emit("open", {});
-  }
-
-  serverSend(frame: ServerFrame): void {
-    this.#emit("message", { data: JSON.stringify(frame) });
-  }
-
-  serverClose(code: number): void {
-    if (this.readyState === 3) return;
-    this.readyState = 3;
-    this.#emit("close", { code });
-  }
-
-  #emit(type: string, event: { data?: unknown; code?: number }): void {
-    for (const listener of this.#listeners.get(type) ?? []) listener(event);
-  }
-}
-
-const alice: PresenceUser = { userId: "u-alice", username: "alice" };
-const bob: PresenceUser = { userId: "u-bob", username: "bob" };
-const carol: PresenceUser = { userId: "u-carol", username: "carol" };
-
-function welcome(headSeq: number, presence: PresenceUser[] = [alice]): ServerFrame {
-  return {
-    type: "welcome",
-    room: { id: "lobby", name: "Lobby", type: "public", createdAt: "2026-01-01T00:00:00.000Z" },
-    user: { id: alice.userId, username: alice.username },
-    headSeq,
-    presence,
-  };
-}
-
-function message(seq: number): Message {
-  return {
-    seq,
-    id: `m${seq}`,
-    roomId: "lobby",
-    userId: bob.userId,
-    username: bob.username,
-    body: `body ${seq}`,
-    clientMsgId: `c${seq}`,
-    createdAt: "2026-01-01T00:00:00.000Z",
-  };
-}
+import { CLOSE, type PresenceUser } from "../protocol/index.ts";
+import { alice, bob, carol, FakeWebSocket, message, welcome } from "./fake-socket.ts";
+import { RoomcastApiError } from "./api.ts";
+import { RECENT, RoomClient, type PresenceChange, type RoomClientOptions } from "./room-client.ts";
 
 /** A client whose sockets are fake ones, listed in order of opening. */
 function harness(options: Partial<RoomClientOptions> = {}) {
@@ -309,7 +227,8 @@ describe("memory", () => {
     const socket = h.accept(0);
     const total = RECENT + 500;
     for (let seq = 1; seq <= total; seq++) {
-      const id = h.client.send(`hello ${seq}`);
+      const id = `s${seq}`;
+      void h.client.send(`hello ${seq}`, id);
       socket.serverSend({ type: "ack", clientMsgId: id, seq });
       socket.serverSend({ type: "ack", clientMsgId: id, seq });
       socket.serverSend({ type: "message", ...message(seq) });
@@ -331,7 +250,8 @@ describe("memory", () => {
     const socket = h.accept(0);
     const total = RECENT + 10;
     for (let seq = 1; seq <= total; seq++) {
-      const id = h.client.send(`hello ${seq}`);
+      const id = `s${seq}`;
+      void h.client.send(`hello ${seq}`, id);
       socket.serverSend({ type: "ack", clientMsgId: id, seq });
       socket.serverSend({ type: "message", ...message(seq) });
     }
@@ -392,20 +312,256 @@ describe("memory", () => {
 });
 
 describe("sends", () => {
-  it("resends what was not acknowledged with the same clientMsgId after a reconnect", async () => {
+  it("send() resolves with the seq of its ack; a repeated ack changes nothing", async () => {
+    const acks: number[] = [];
+    const h = harness({ onAck: (_id, seq) => acks.push(seq) });
+    await h.client.start();
+    const socket = h.accept(0);
+    const sent = h.client.send("hi", "c1");
+    expect(socket.frames().at(-1)).toEqual({ type: "send", clientMsgId: "c1", body: "hi" });
+    socket.serverSend({ type: "ack", clientMsgId: "c1", seq: 1 });
+    socket.serverSend({ type: "ack", clientMsgId: "c1", seq: 1 });
+    await expect(sent).resolves.toBe(1);
+    expect(acks).toEqual([1]);
+    expect(h.client.pending.size).toBe(0);
+    h.client.stop();
+  });
+
+  it("resends what was not acknowledged with the same clientMsgId after a reconnect; the duplicate's ack resolves it once", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const acks: number[] = [];
+    const h = harness({ onAck: (_id, seq) => acks.push(seq) });
+    await h.client.start();
+    const first = h.accept(0);
+    const sent = h.client.send("hi");
+    const queued = h.client.send("while away");
+    const [id] = h.client.pending.keys();
+    first.serverClose(1006);
+    await vi.advanceTimersByTimeAsync(0);
+    // Stored before the drop: the server answers the resend with the first seq.
+    const second = h.accept(1);
+    const sends = [...first.frames(), ...second.frames()].filter((f) => f.type === "send");
+    expect(sends.map((f) => f.clientMsgId)).toEqual([id, [...h.client.pending.keys()][1], id, [...h.client.pending.keys()][1]]);
+    expect(sends[0]).toEqual(sends[2]);
+    second.serverSend({ type: "ack", clientMsgId: String(id), seq: 1 });
+    second.serverSend({ type: "ack", clientMsgId: String(sends[1]?.clientMsgId), seq: 2 });
+    await expect(sent).resolves.toBe(1);
+    await expect(queued).resolves.toBe(2);
+    expect(acks).toEqual([1, 2]);
+    h.client.stop();
+  });
+
+  it("sends made before the first welcome go out on it", async () => {
+    const h = harness();
+    await h.client.start();
+    const sent = h.client.send("early", "e1");
+    expect(h.last().sent).toEqual([]);
+    const socket = h.accept(4);
+    expect(socket.frames()).toEqual([{ type: "send", clientMsgId: "e1", body: "early" }]);
+    socket.serverSend({ type: "ack", clientMsgId: "e1", seq: 5 });
+    await expect(sent).resolves.toBe(5);
+    h.client.stop();
+  });
+
+  it("rejects what is pending with `stopped` on stop(), and later sends at once", async () => {
+    const h = harness();
+    await h.client.start();
+    h.accept(0);
+    const sent = h.client.send("hi");
+    h.client.stop();
+    await expect(sent).rejects.toMatchObject({ name: "RoomClientError", code: "stopped" });
+    await expect(h.client.send("after")).rejects.toMatchObject({ code: "stopped" });
+    expect(h.client.pending.size).toBe(0);
+    expect(h.client.failure).toBeUndefined();
+  });
+
+  it("never leaves an unhandled rejection when the caller ignores the promise", async () => {
+    vi.useRealTimers();
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", listener);
+    try {
+      const h = harness();
+      await h.client.start();
+      h.accept(0);
+      void h.client.send("ignored");
+      void h.client.send("x".repeat(5000));
+      h.client.stop();
+      void h.client.send("after stop");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off("unhandledRejection", listener);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it("refuses before sending what the contract refuses: a body over the limit, U+0000, an empty body, a frame over the byte limit", async () => {
+    const h = harness({ limits: { maxBodyChars: 10, maxFrameBytes: 120 } });
+    await h.client.start();
+    const socket = h.accept(0);
+    await expect(h.client.send("x".repeat(11))).rejects.toMatchObject({ code: "body_too_long" });
+    await expect(h.client.send("a\u0000b")).rejects.toMatchObject({ code: "bad_request" });
+    await expect(h.client.send("")).rejects.toMatchObject({ code: "bad_request" });
+    await expect(h.client.send("ok", "y".repeat(65))).rejects.toMatchObject({ code: "bad_request" });
+    // Ten control characters fit the body limit, but JSON escapes each to six bytes.
+    await expect(h.client.send("\u0001".repeat(10), "z".repeat(40))).rejects.toMatchObject({ code: "body_too_long" });
+    expect(socket.sent).toEqual([]);
+    expect(h.client.pending.size).toBe(0);
+    h.client.stop();
+  });
+
+  it("a server limit below its own: body_too_long rejects the sends longer than the limit it names, and later ones before they leave", async () => {
+    const h = harness();
+    await h.client.start();
+    const socket = h.accept(0);
+    const long = h.client.send("x".repeat(200), "long");
+    const short = h.client.send("hi", "short");
+    socket.serverSend({ type: "error", code: "body_too_long", message: "body is longer than 100 characters" });
+    await expect(long).rejects.toMatchObject({ code: "body_too_long" });
+    expect([...h.client.pending.keys()]).toEqual(["short"]);
+    socket.serverSend({ type: "ack", clientMsgId: "short", seq: 1 });
+    await expect(short).resolves.toBe(1);
+    await expect(h.client.send("y".repeat(101))).rejects.toMatchObject({ code: "body_too_long" });
+    h.client.stop();
+  });
+
+  it("keeps sends pending through overloaded, rate_limited and internal errors and sends them again a second later", async () => {
+    const h = harness();
+    await h.client.start();
+    const socket = h.accept(0);
+    const sent = h.client.send("hi", "c1");
+    socket.serverSend({ type: "error", code: "overloaded", message: "retry later" });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(socket.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(socket.sent).toHaveLength(2);
+    socket.serverSend({ type: "ack", clientMsgId: "c1", seq: 1 });
+    await expect(sent).resolves.toBe(1);
+    h.client.stop();
+  });
+
+  it("after a 1009 close rejects the largest pending send and resends the rest", async () => {
     vi.spyOn(Math, "random").mockReturnValue(0);
     const h = harness();
     await h.client.start();
-    const first = h.accept(0);
-    const id = h.client.send("hi");
-    first.serverClose(1006);
+    h.accept(0);
+    const big = h.client.send("x".repeat(3000), "big");
+    const small = h.client.send("hi", "small");
+    h.last().serverClose(CLOSE.tooBig);
+    await expect(big).rejects.toMatchObject({ code: "body_too_long" });
     await vi.advanceTimersByTimeAsync(0);
-    const second = h.accept(0);
-    const sends = [...first.frames(), ...second.frames()].filter((f) => f.type === "send");
-    expect(sends).toEqual([
-      { type: "send", clientMsgId: id, body: "hi" },
-      { type: "send", clientMsgId: id, body: "hi" },
-    ]);
+    const socket = h.accept(0);
+    expect(socket.frames()).toEqual([{ type: "send", clientMsgId: "small", body: "hi" }]);
+    socket.serverSend({ type: "ack", clientMsgId: "small", seq: 1 });
+    await expect(small).resolves.toBe(1);
+    h.client.stop();
+  });
+});
+
+describe("state", () => {
+  it("closed → connecting → open → reconnecting → open → closed, each change reported once", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const states: string[] = [];
+    const h = harness({ onState: (state) => states.push(state) });
+    expect(h.client.state).toBe("closed");
+    await h.client.start();
+    expect(h.client.state).toBe("connecting");
+    // A failure before the first welcome is still connecting.
+    h.last().serverClose(1006);
+    await vi.advanceTimersByTimeAsync(0);
+    h.accept(0);
+    expect(h.client.state).toBe("open");
+    expect(h.client.connected).toBe(true);
+    h.last().serverClose(1006);
+    expect(h.client.state).toBe("reconnecting");
+    expect(h.client.connected).toBe(false);
+    await vi.advanceTimersByTimeAsync(0);
+    h.accept(0);
+    h.last().serverSend({ type: "goaway", retryAfterMs: 1000 });
+    expect(h.client.state).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(1000);
+    h.accept(0);
+    h.client.stop();
+    expect(states).toEqual(["connecting", "open", "reconnecting", "open", "reconnecting", "open", "closed"]);
+  });
+
+  it("closed for good by 4401 or 4403: failure says why and pending sends reject with it", async () => {
+    for (const [code, reason] of [
+      [CLOSE.unauthorized, "unauthorized"],
+      [CLOSE.forbidden, "forbidden"],
+    ] as const) {
+      const h = harness();
+      await h.client.start();
+      h.accept(0);
+      const sent = h.client.send("hi");
+      h.last().serverClose(code);
+      expect(h.client.state).toBe("closed");
+      expect(h.client.failure).toMatchObject({ code: reason });
+      await expect(sent).rejects.toMatchObject({ code: reason });
+    }
+  });
+
+  it("with retryUnauthorized, 4401 reconnects (the next open authenticates afresh)", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const h = harness({ retryUnauthorized: true });
+    await h.client.start();
+    h.accept(0);
+    h.last().serverClose(CLOSE.unauthorized);
+    expect(h.client.state).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.sockets).toHaveLength(2);
+    h.client.stop();
+  });
+
+  it("an open refused with a 4xx RoomcastApiError closes for good; a 5xx waits its Retry-After, then tries again", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const refusals = [new RoomcastApiError(503, "overloaded", "busy", 3000), new RoomcastApiError(401, "unauthorized", "who?")];
+    const opens: string[] = [];
+    const client = new RoomClient({
+      url: "ws://fake/rooms/lobby/ws",
+      heartbeatMs: 0,
+      open: (url) => {
+        opens.push(url);
+        const refusal = refusals.shift();
+        if (refusal) throw refusal;
+        return new FakeWebSocket(url);
+      },
+    });
+    const sent = client.send("hi");
+    await client.start();
+    expect(opens).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(opens).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(opens).toHaveLength(2);
+    expect(client.state).toBe("closed");
+    expect(client.failure).toMatchObject({ code: "unauthorized", cause: { status: 401 } });
+    await expect(sent).rejects.toMatchObject({ code: "unauthorized" });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(opens).toHaveLength(2);
+  });
+});
+
+describe("token renewal on the open socket", () => {
+  it("sends a fresher token beforeMs ahead of expiry, and never one that is not fresher", async () => {
+    let expiresAt = Date.now() + 10_000;
+    const tokens = [
+      { token: "same", expiresAt },
+      { token: "fresh", expiresAt: expiresAt + 60_000 },
+    ];
+    const fresh = vi.fn(async () => tokens.shift() ?? { token: "later", expiresAt: expiresAt + 120_000 });
+    const h = harness({ renew: { expiresAt: () => expiresAt, beforeMs: 2000, fresh } });
+    await h.client.start();
+    const socket = h.accept(0);
+    await vi.advanceTimersByTimeAsync(7999);
+    expect(fresh).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fresh).toHaveBeenCalledTimes(1);
+    expect(socket.frames().filter((f) => f.type === "auth")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(fresh).toHaveBeenCalledTimes(2);
+    expect(socket.frames().filter((f) => f.type === "auth")).toEqual([{ type: "auth", token: "fresh" }]);
+    expiresAt += 60_000;
     h.client.stop();
   });
 });

@@ -4,75 +4,28 @@
 // resync_required, renews its token on the open socket, keeps the room's
 // presence and sends throttled typing frames. Its memory is bounded unless
 // `record` (the tests' mode) is set. Runs in browsers and in Node (`open`
-// makes the socket: a browser WebSocket with a ticket, or the `ws` package's).
-import { backoffMs, CLOSE, goawayDelayMs, parseServerFrame, type Message, type PresenceUser, type ServerFrame } from "../protocol/index.ts";
+// makes the socket: connectRoom's opens the global WebSocket with a ticket).
+// It imports the protocol's modules one by one, not its index: the index
+// also holds the server's errorResponse, whose types need a DOM or Workers lib.
+import { backoffMs, goawayDelayMs } from "../protocol/backoff.ts";
+import { CLOSE } from "../protocol/codes.ts";
+import { parseServerFrame, type ServerFrame } from "../protocol/frames.ts";
+import type { Message, PresenceUser } from "../protocol/model.ts";
+import { RoomcastApiError } from "./api.ts";
+import { RoomClientError } from "./errors.ts";
+import type { ConnectionState, RoomClientOptions, SocketLike } from "./options.ts";
+import { keepRecent, rejected, Sends } from "./sends.ts";
 
-/** The part of the WHATWG WebSocket this client uses. */
-export interface SocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: "open" | "message" | "close" | "error", listener: (event: { data?: unknown; code?: number }) => void): void;
+export { RECENT } from "./sends.ts";
+export type { ConnectionState, PresenceChange, RoomClientOptions, SocketLike } from "./options.ts";
+
+/** How long a renewal that found no fresher token waits before asking again. */
+const RENEW_RETRY_MS = 2000;
+
+/** True for an HTTP refusal that trying again cannot change. */
+function refusedForGood(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
-
-/** How the client reaches the server. */
-export interface RoomClientOptions {
-  /** The room's WebSocket URL without query, e.g. `ws://127.0.0.1:8787/rooms/lobby/ws`. */
-  url: string;
-  /** Opens a socket (adds credentials: a header in Node, a ticket in browsers). */
-  open: (url: string) => SocketLike | Promise<SocketLike>;
-  /** Pages of history after a seq, for `resync_required` (GET /rooms/:id/messages?after=). */
-  history?: (afterSeq: number) => Promise<Message[]>;
-  /**
-   * Token renewal on the open socket: the expiry (ms) of the token the socket
-   * was opened with, how to get a fresh one, and how long before expiry to send it.
-   */
-  renew?: { expiresAt: () => number; fresh: () => Promise<{ token: string; expiresAt: number }>; beforeMs: number };
-  backoff?: { minMs: number; maxMs: number };
-  /** A socket not welcomed within this time is dropped and retried (default 10 s). */
-  connectTimeoutMs?: number;
-  /**
-   * Heartbeat: a `ping` this often (default 25 s; 0 turns it off). It carries
-   * `lastSeq` as a read receipt when the client has read more since the last
-   * one, and every fourth beat regardless; otherwise it is the plain ping the
-   * runtime answers without waking the room. A socket with no `pong` within
-   * `pongTimeoutMs` (default 10 s) is dropped and reconnected.
-   */
-  heartbeatMs?: number;
-  pongTimeoutMs?: number;
-  /** Called for every message, once per seq, in seq order. */
-  onMessage?: (message: Message) => void;
-  /** Called when a send is acknowledged, with the seq it was stored under. */
-  onAck?: (clientMsgId: string, seq: number) => void;
-  /** Called after every change of {@link RoomClient.presence}: a `welcome`'s list, or a join or leave. */
-  onPresence?: (change: PresenceChange, presence: ReadonlyMap<string, PresenceUser>) => void;
-  /** Called when another user of the room is typing. */
-  onTyping?: (user: PresenceUser) => void;
-  /** {@link RoomClient.typing} sends at most one `typing` frame this often (default 3000 ms). */
-  typingThrottleMs?: number;
-  /**
-   * Messages held ahead of a gap (waiting for a `resync_required` fill) past
-   * which the client drops the socket and resumes from its last seq, so that a
-   * fill that never comes cannot grow memory without end (default 10 000).
-   */
-  maxAhead?: number;
-  /**
-   * Test mode: keep every message received (`received`), every ack (`acked`),
-   * ack latency, close code and resync, for checks after the run. Without it
-   * `received` holds only messages waiting behind a gap, and the others keep
-   * their last {@link RECENT} entries.
-   */
-  record?: boolean;
-}
-
-/** A change of presence: the whole list from a `welcome`, or one user's join or leave. */
-export type PresenceChange = { event: "welcome"; users: PresenceUser[] } | { event: "join" | "leave"; user: PresenceUser };
-
-/** Outside test mode, `acked`, `ackLatencies`, `closes` and `resyncs` keep this many of their newest entries. */
-export const RECENT = 1000;
-
-/** Close codes after which reconnecting cannot help. */
-const TERMINAL = new Set<number>([CLOSE.unauthorized, CLOSE.forbidden]);
 
 /**
  * The code the client closes a socket it gave up on with (no welcome, no pong,
@@ -89,21 +42,21 @@ export class RoomClient {
    * (`record`) also every message delivered.
    */
   readonly received = new Map<number, Message>();
+  readonly #sends: Sends;
   /** clientMsgId → seq of acknowledged sends (all of them in test mode, else the newest {@link RECENT}). */
-  readonly acked = new Map<string, number>();
-  /** Sends not yet acknowledged, in the order they were made. */
-  readonly pending = new Map<string, string>();
+  readonly acked: Map<string, number>;
+  /** clientMsgId → body of sends not yet acknowledged, in the order they were made. */
+  readonly pending: Map<string, string>;
   /** The fromSeq of each `resync_required` received (in test mode all, else the newest {@link RECENT}). */
   readonly resyncs: number[] = [];
   /** Close codes of this client's sockets (in test mode all, else the newest {@link RECENT}). */
   readonly closes: number[] = [];
   /** Milliseconds from the first transmission of each send to its ack (in test mode all, else the newest {@link RECENT}). */
-  readonly ackLatencies: number[] = [];
+  readonly ackLatencies: number[];
   readonly #presence = new Map<string, PresenceUser>();
   /** Messages in `received` with a seq above `lastSeq`. */
   #ahead = 0;
   #typingAt = -Infinity;
-  readonly #sentAt = new Map<string, number>();
   /** The seq up to which this client holds every message (from where it started). */
   lastSeq = -1;
   /** The room's head when this client first connected; its stream starts after it. */
@@ -111,9 +64,13 @@ export class RoomClient {
   connects = 0;
   readonly #options: RoomClientOptions;
   #socket: SocketLike | null = null;
+  #started = false;
   #stopped = false;
+  #state: ConnectionState = "closed";
+  #failure: RoomClientError | undefined;
   #attempt = 0;
-  #goawayMs: number | null = null;
+  /** The server's own delay before the next try (goaway's retryAfterMs, an HTTP Retry-After). */
+  #serverDelayMs: number | null = null;
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #resendTimer: ReturnType<typeof setTimeout> | undefined;
@@ -126,20 +83,55 @@ export class RoomClient {
 
   constructor(options: RoomClientOptions) {
     this.#options = options;
+    this.#sends = new Sends(options.record ?? false, options.limits);
+    this.pending = this.#sends.pending;
+    this.acked = this.#sends.acked;
+    this.ackLatencies = this.#sends.ackLatencies;
   }
 
-  /** Connects (and keeps reconnecting until {@link stop}). */
+  /** Connects (and keeps reconnecting until {@link stop}); resolves once the first socket is opening. Only the first call counts. */
   start(): Promise<void> {
+    if (this.#started || this.#stopped) return Promise.resolve();
+    this.#started = true;
+    this.#setState("connecting");
     return this.#connect();
   }
 
-  /** Closes for good. */
+  /** Closes for good; sends still pending reject with a RoomClientError `stopped`. */
   stop(): void {
+    this.#end(new RoomClientError("stopped", "the client was stopped"));
+  }
+
+  /** See {@link ConnectionState}. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Why the client closed for good when the server refused it (4401, 4403, a ticket refused); undefined otherwise. */
+  get failure(): RoomClientError | undefined {
+    return this.#failure;
+  }
+
+  /** Stops for good: timers, the socket, pending sends (rejected with `reason`), state `closed`. */
+  #end(reason: RoomClientError): void {
+    if (this.#stopped) return;
     this.#stopped = true;
+    if (reason.code !== "stopped") this.#failure = reason;
     clearTimeout(this.#renewTimer);
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#resendTimer);
     this.#stopHeartbeat();
-    this.#socket?.close(CLOSE.normal, "bye");
+    const socket = this.#socket;
+    this.#socket = null;
+    socket?.close(CLOSE.normal, "bye");
+    this.#sends.rejectAll(reason);
+    this.#setState("closed");
+  }
+
+  #setState(state: ConnectionState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#options.onState?.(state);
   }
 
   /**
@@ -170,12 +162,20 @@ export class RoomClient {
     return this.#socket !== null && this.#socket.readyState === 1 && this.lastSeq >= 0;
   }
 
-  /** Sends a message with a unique clientMsgId; it is resent after reconnects until acknowledged. */
-  send(body: string, clientMsgId = `${this.#prefix}-${++this.#counter}`): string {
-    this.pending.set(clientMsgId, body);
-    this.#sentAt.set(clientMsgId, Date.now());
-    this.#transmit(clientMsgId, body);
-    return clientMsgId;
+  /**
+   * Sends a message (a unique clientMsgId unless given); it is resent with the
+   * same clientMsgId after reconnects until acknowledged. Resolves with the
+   * seq it was stored under (a duplicate's first seq). Rejects with a
+   * RoomClientError when the contract refuses it (`body_too_long`,
+   * `bad_request`), or when the client stops or is refused for good with it
+   * pending. Ignoring the promise is safe: it never rejects unhandled.
+   */
+  send(body: string, clientMsgId = `${this.#prefix}-${++this.#counter}`): Promise<number> {
+    if (this.#stopped) return rejected(this.#failure ?? new RoomClientError("stopped", "the client was stopped"));
+    const promise = this.#sends.add(clientMsgId, body);
+    const pendingBody = this.pending.get(clientMsgId);
+    if (pendingBody !== undefined) this.#transmit(clientMsgId, pendingBody);
+    return promise;
   }
 
   #transmit(clientMsgId: string, body: string): void {
@@ -190,7 +190,15 @@ export class RoomClient {
     let socket: SocketLike;
     try {
       socket = await this.#options.open(url);
-    } catch {
+    } catch (error) {
+      if (this.#stopped) return;
+      if (error instanceof RoomcastApiError) {
+        if (refusedForGood(error.status)) {
+          this.#end(new RoomClientError(error.code, `refused: ${error.message}`, { cause: error }));
+          return;
+        }
+        if (error.retryAfterMs !== undefined) this.#serverDelayMs = error.retryAfterMs;
+      }
       this.#retry();
       return;
     }
@@ -221,10 +229,19 @@ export class RoomClient {
         return;
       }
       this.#socket = null;
-      this.#keep(this.closes, event.code ?? 0);
+      const code = event.code ?? 0;
+      this.#keep(this.closes, code);
       clearTimeout(this.#renewTimer);
       this.#stopHeartbeat();
-      if (!this.#stopped && !TERMINAL.has(event.code ?? 0)) this.#retry();
+      if (this.#stopped) return;
+      if (code === CLOSE.forbidden || (code === CLOSE.unauthorized && !this.#options.retryUnauthorized)) {
+        const reason = code === CLOSE.forbidden ? "forbidden" : "unauthorized";
+        this.#end(new RoomClientError(reason, `the server closed the socket with ${code}`));
+        return;
+      }
+      // A frame too big for the server: resending it would close every socket the same way.
+      if (code === CLOSE.tooBig) this.#sends.refuseLargest();
+      this.#retry();
     });
     socket.addEventListener("error", () => {});
   }
@@ -234,9 +251,12 @@ export class RoomClient {
     // After goaway: at least the server's delay, plus up to a fifth more.
     // Otherwise: exponential backoff with full jitter, anywhere in [0, ceiling).
     const delay =
-      this.#goawayMs !== null ? goawayDelayMs(this.#goawayMs) : backoffMs(this.#attempt, { baseMs: minMs, maxMs, jitter: "full" });
-    this.#goawayMs = null;
+      this.#serverDelayMs !== null
+        ? goawayDelayMs(this.#serverDelayMs)
+        : backoffMs(this.#attempt, { baseMs: minMs, maxMs, jitter: "full" });
+    this.#serverDelayMs = null;
     this.#attempt += 1;
+    this.#setState(this.connects > 0 ? "reconnecting" : "connecting");
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => void this.#connect(), delay);
   }
@@ -253,23 +273,16 @@ export class RoomClient {
         this.#presence.clear();
         for (const user of frame.presence) this.#presence.set(user.userId, user);
         this.#options.onPresence?.({ event: "welcome", users: frame.presence }, this.#presence);
-        for (const [id, body] of this.pending) this.#transmit(id, body);
         this.#scheduleRenew();
         this.#startHeartbeat();
+        this.#setState("open");
+        for (const [id, body] of this.pending) this.#transmit(id, body);
         return;
       case "message":
         this.#accept(frame);
         return;
       case "ack":
-        if (this.pending.delete(frame.clientMsgId)) {
-          const sentAt = this.#sentAt.get(frame.clientMsgId);
-          if (sentAt !== undefined) this.#keep(this.ackLatencies, Date.now() - sentAt);
-          this.#sentAt.delete(frame.clientMsgId);
-          this.acked.delete(frame.clientMsgId);
-          this.acked.set(frame.clientMsgId, frame.seq);
-          if (!this.#options.record && this.acked.size > RECENT) this.acked.delete(this.acked.keys().next().value as string);
-          this.#options.onAck?.(frame.clientMsgId, frame.seq);
-        }
+        if (this.#sends.ack(frame.clientMsgId, frame.seq)) this.#options.onAck?.(frame.clientMsgId, frame.seq);
         return;
       case "presence":
         if (frame.event === "join") this.#presence.set(frame.user.userId, frame.user);
@@ -284,7 +297,7 @@ export class RoomClient {
         void this.#fill(frame.fromSeq - 1);
         return;
       case "goaway": {
-        this.#goawayMs = frame.retryAfterMs;
+        this.#serverDelayMs = frame.retryAfterMs;
         // Reconnect after the server's delay without waiting for the close:
         // workerd may end the connection only when the room hibernates, 10 s
         // or more after the close frame (docs/guarantees.md).
@@ -301,8 +314,10 @@ export class RoomClient {
         this.#pongTimer = undefined;
         return;
       case "error":
+        // A send refused for good: the server's body limit is below ours.
+        if (frame.code === "body_too_long") this.#sends.refuseTooLong(frame.message);
         // The frame was refused, not stored: send what is pending again soon.
-        if (frame.code === "overloaded" || frame.code === "rate_limited" || frame.code === "internal") this.#resendSoon();
+        else if (frame.code === "overloaded" || frame.code === "rate_limited" || frame.code === "internal") this.#resendSoon();
         return;
       default:
         return;
@@ -357,8 +372,7 @@ export class RoomClient {
 
   /** Appends to one of the counters, keeping only the newest {@link RECENT} entries outside test mode. */
   #keep(list: number[], value: number): void {
-    list.push(value);
-    if (!this.#options.record && list.length > RECENT) list.splice(0, list.length - RECENT);
+    keepRecent(list, value, this.#options.record ?? false);
   }
 
   #accept(message: Message): void {
@@ -401,7 +415,8 @@ export class RoomClient {
     }
   }
 
-  #scheduleRenew(expiresAt = this.#options.renew?.expiresAt()): void {
+  /** Sends a fresh token `beforeMs` ahead of `expiresAt` (or after `delayMs`), then again for the fresh one. */
+  #scheduleRenew(expiresAt = this.#options.renew?.expiresAt(), delayMs?: number): void {
     const renew = this.#options.renew;
     if (!renew || expiresAt === undefined) return;
     clearTimeout(this.#renewTimer);
@@ -410,14 +425,18 @@ export class RoomClient {
         renew.fresh().then(
           (fresh) => {
             if (this.#socket?.readyState !== 1) return;
+            // A token no newer than the socket's would not extend its life
+            // (or would shorten it): ask again shortly. The server closes the
+            // socket with 4401 if no fresher one comes.
+            if (fresh.expiresAt <= expiresAt) return this.#scheduleRenew(expiresAt, RENEW_RETRY_MS);
             this.#socket.send(JSON.stringify({ type: "auth", token: fresh.token }));
             this.#scheduleRenew(fresh.expiresAt);
           },
-          // No fresh token: try again shortly; the server closes 4401 if none comes.
-          () => this.#scheduleRenew(Date.now() + renew.beforeMs + 1000),
+          // No token at all: the same.
+          () => this.#scheduleRenew(expiresAt, RENEW_RETRY_MS),
         );
       },
-      Math.max(0, expiresAt - renew.beforeMs - Date.now()),
+      delayMs ?? Math.max(0, expiresAt - renew.beforeMs - Date.now()),
     );
   }
 }
