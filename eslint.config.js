@@ -6,7 +6,8 @@ import tseslint from "typescript-eslint";
  * climbs out of a part of the tree into a part it must not reach fails
  * `npm run lint`. Layers, lowest first: protocol; core (config, logs, error
  * reports, tokens); sql; metrics-bridge; durable-objects; worker. loadtest,
- * scripts and test sit beside them; nothing outside loadtest imports it.
+ * scripts and test sit beside them; nothing outside loadtest imports it. The
+ * page (web/) reaches the server only through @roomcast/client.
  */
 const climbInto = (parts) => `^(\\.\\./)+(${parts.join("|")})/`;
 const climbOutsideOf = (allowed) => `^(\\.\\./)+(?!\\.\\./|${allowed.map((a) => a.replace(".", "\\.")).join("|")})`;
@@ -41,6 +42,7 @@ export default tseslint.config(
     ["client/**/*.test.ts"],
     [[climbOutsideOf(["protocol/", "test/support/"]), "client/ imports only protocol/ (docs/architecture.md)"]],
   ),
+  layer(["web/**"], [["^\\.\\./", "web/ imports only its own files and @roomcast/client (docs/web.md)"]]),
   layer(["core/**"], [[climbOutsideOf(["protocol/", "package.json$"]), "core/ imports only protocol/ (docs/architecture.md)"]]),
   layer(
     ["sql/**"],

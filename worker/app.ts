@@ -7,6 +7,7 @@ import { handleError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { internalRoutes } from "./internal.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { pageRoutes } from "./page.ts";
 import { roomRoutes } from "./rooms/routes.ts";
 import { secureHeaders } from "./secure-headers.ts";
 import { metrics } from "../metrics-bridge/registry.ts";
@@ -16,7 +17,7 @@ import { logDebug, logEvent, requestIdOf } from "../core/log.ts";
 /** A request slower than this is logged at LOG_LEVEL=info too. */
 const SLOW_REQUEST_MS = 1000;
 
-/** The HTTP API of CONTRACT.md v1. */
+/** The HTTP API of CONTRACT.md v1, and the chat page (worker/page.ts). */
 export const app = new Hono<AppEnv>()
   // First, so that it wraps every answer, errors and a malformed config's 500 included.
   .use(secureHeaders)
@@ -52,5 +53,6 @@ export const app = new Hono<AppEnv>()
   .route("/rooms", roomRoutes)
   .route("/internal", internalRoutes)
   .route("/metrics", metricsRoutes)
+  .route("/", pageRoutes)
   .notFound(() => errorResponse("not_found", "no such route"))
   .onError(handleError);

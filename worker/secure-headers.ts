@@ -1,7 +1,10 @@
 // Hardening headers on every answer of the Worker, errors included (the
-// middleware wraps onError and notFound). The answers are JSON for programs,
-// never pages, so the policy allows nothing: no scripts, no frames, no
-// referrer, no caching (they carry tokens, tickets and private history).
+// middleware wraps onError and notFound). The API's answers are JSON for
+// programs, never pages, so the policy allows nothing: no scripts, no
+// frames, no referrer, no caching (they carry tokens, tickets and private
+// history). The chat page (worker/page.ts) sets its own
+// Content-Security-Policy and Cache-Control, which are kept; the rest
+// applies to it too.
 //
 // Not Hono's secureHeaders: it sets its headers on every response, and the
 // 101 of a WebSocket upgrade comes from the room's fetch with immutable
