@@ -69,6 +69,30 @@ describe("GET /rooms/:id/ws", () => {
     allowed.webSocket?.close();
   });
 
+  it("always allows the server's own origin (its chat page), whatever the scheme, and nothing that only looks like it", async () => {
+    const { token } = await signUp();
+    const roomId = await createRoom(token);
+    // call() sends requests to http://roomcast.test.
+    for (const origin of ["http://roomcast.test", "https://roomcast.test"]) {
+      const own = await upgrade(roomId, { token, headers: { Origin: origin } });
+      expect(own.status, origin).toBe(101);
+      own.webSocket?.accept();
+      own.webSocket?.close();
+    }
+    for (const origin of [
+      "http://roomcast.test:8080",
+      "http://evil.roomcast.test",
+      "http://roomcast.test.evil.example",
+      "http://roomcast.test/",
+      "HTTP://ROOMCAST.TEST",
+      "ws://roomcast.test",
+      "null",
+    ]) {
+      const other = await upgrade(roomId, { token, headers: { Origin: origin } });
+      expect(other.status, origin).toBe(403);
+    }
+  });
+
   it("accepts a ticket once", async () => {
     const { token, user } = await signUp();
     const roomId = await createRoom(token);

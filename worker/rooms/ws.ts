@@ -34,7 +34,7 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   checkHandshake(c.req.header("Sec-WebSocket-Version"), c.req.header("Sec-WebSocket-Key"));
   const config = configOf(c);
   const origin = c.req.header("Origin");
-  if (origin && !originAllowed(origin, config.allowedOrigins)) {
+  if (origin && !originAllowed(origin, config.allowedOrigins, c.req.url)) {
     throw new ApiError("origin_not_allowed", "origin not allowed");
   }
   if (config.maxConnections > 0 && openSockets() >= config.maxConnections) {
@@ -57,9 +57,26 @@ export const upgradeRoute: Handler<AppEnv> = async (c) => {
   return answer.status === 101 ? answer : new Response(answer.body, answer);
 };
 
-/** `*` allows any origin; otherwise an exact match of scheme, host and port. */
-export function originAllowed(origin: string, allowed: readonly string[]): boolean {
-  return allowed.includes("*") || allowed.includes(origin);
+/**
+ * `*` allows any origin; otherwise an exact match of scheme, host and port,
+ * or the server's own origin: the chat page it serves (worker/page.ts) works
+ * on any host without configuration. A page elsewhere cannot send this
+ * server's Host, so that opens nothing to other sites. The scheme is not
+ * compared there: behind a proxy that ends TLS the Worker sees http://.
+ */
+export function originAllowed(origin: string, allowed: readonly string[], requestUrl?: string): boolean {
+  return allowed.includes("*") || allowed.includes(origin) || (requestUrl !== undefined && sameHost(origin, requestUrl));
+}
+
+function sameHost(origin: string, requestUrl: string): boolean {
+  try {
+    const parsed = new URL(origin);
+    // Only a well-formed http(s) origin, exactly as browsers send it.
+    if ((parsed.protocol !== "http:" && parsed.protocol !== "https:") || parsed.origin !== origin) return false;
+    return parsed.host === new URL(requestUrl).host;
+  } catch {
+    return false;
+  }
 }
 
 async function authenticate(c: AppContext, ticket: string | undefined): Promise<{ user: User; exp: number }> {
