@@ -209,6 +209,23 @@ async function drain(): Promise<void> {
 
 console.log(`roomcast: ${runtime} on http://${host}:${port}, runtime process group ${child.pid}`);
 
+/** Prints the chat page's address once the server answers, so that the line is the last thing to read. */
+async function announcePage(): Promise<void> {
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  const page = `http://${shown}:${port}/`;
+  for (let waited = 0; waited < 120_000 && !stopping && child.exitCode === null; waited += 250) {
+    const up = await fetch(`${page}healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) {
+      console.log(`roomcast: chat page at ${page} (Ctrl-C stops the server)`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 function stopRuntime(signal: NodeJS.Signals): void {
   try {
     if (child.pid) process.kill(-child.pid, signal);
@@ -227,6 +244,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 // Never leave the runtime behind, whatever ends this process normally.
 process.on("exit", () => stopRuntime("SIGKILL"));
+void announcePage();
 child.on("exit", async (code, signal) => {
   await embedded?.stop();
   process.exit(stopping ? 0 : (code ?? (signal ? 1 : 0)));
