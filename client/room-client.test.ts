@@ -363,6 +363,23 @@ describe("sends", () => {
     h.client.stop();
   });
 
+  it("sends nothing on a new socket before its welcome, and each pending send once after it", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const h = harness();
+    await h.client.start();
+    h.accept(0).serverClose(1006);
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = h.last();
+    socket.serverOpen();
+    void h.client.send("between", "b1");
+    expect(h.client.connected).toBe(false);
+    expect(socket.sent).toEqual([]);
+    socket.serverSend(welcome(0));
+    expect(h.client.connected).toBe(true);
+    expect(socket.frames()).toEqual([{ type: "send", clientMsgId: "b1", body: "between" }]);
+    h.client.stop();
+  });
+
   it("rejects what is pending with `stopped` on stop(), and later sends at once", async () => {
     const h = harness();
     await h.client.start();

@@ -157,9 +157,9 @@ export class RoomClient {
     return true;
   }
 
-  /** True while a socket is open and welcomed. */
+  /** True while a socket is open and welcomed (state `open`). */
   get connected(): boolean {
-    return this.#socket !== null && this.#socket.readyState === 1 && this.lastSeq >= 0;
+    return this.#state === "open" && this.#socket?.readyState === 1;
   }
 
   /**
@@ -179,9 +179,8 @@ export class RoomClient {
   }
 
   #transmit(clientMsgId: string, body: string): void {
-    if (this.#socket?.readyState === 1 && this.lastSeq >= 0) {
-      this.#socket.send(JSON.stringify({ type: "send", clientMsgId, body }));
-    }
+    // Not before the welcome: the welcome sends everything pending.
+    if (this.connected) this.#socket?.send(JSON.stringify({ type: "send", clientMsgId, body }));
   }
 
   async #connect(): Promise<void> {
