@@ -31,6 +31,7 @@ function notify(text: string): void {
 /** The token was refused or the person logged out: back to the form. */
 function signOut(message = ""): void {
   chat.close();
+  rooms.clear();
   session = undefined;
   clearSession();
   history.replaceState(null, "", location.pathname);

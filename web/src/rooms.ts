@@ -26,6 +26,8 @@ export class Rooms {
   readonly #error = byId("create-error", HTMLParagraphElement);
   #rooms: Room[] = [];
   #current: string | undefined;
+  /** What the list shows now, to leave it alone when a refresh changes nothing. */
+  #shown = "";
 
   constructor(context: RoomsContext) {
     this.#context = context;
@@ -50,6 +52,14 @@ export class Rooms {
     return true;
   }
 
+  /** Forgets the list (signing out). */
+  clear(): void {
+    this.#rooms = [];
+    this.#current = undefined;
+    this.#filter.value = "";
+    this.#render();
+  }
+
   /** The room with this id in the list, if the user may see it. */
   find(id: string): Room | undefined {
     return this.#rooms.find((r) => r.id === id);
@@ -69,6 +79,11 @@ export class Rooms {
     const rooms = this.#rooms
       .filter((r) => !wanted || r.id.includes(wanted) || r.name.toLowerCase().includes(wanted))
       .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
+    const shown = JSON.stringify(rooms.map((r) => [r.id, r.name, r.type]));
+    if (shown === this.#shown) return;
+    this.#shown = shown;
+    // A refresh must not take the keyboard's place away: the focused room keeps it.
+    const focused = (document.activeElement as HTMLElement | null)?.dataset.room;
     this.#list.replaceChildren(
       ...rooms.map((room) => {
         const button = element("button", "room", room.name || room.id);
@@ -84,6 +99,7 @@ export class Rooms {
     this.#empty.hidden = rooms.length > 0;
     this.#empty.textContent = wanted ? "No room matches." : "No rooms yet: create one below.";
     this.select(this.#current);
+    if (focused) this.#list.querySelector<HTMLButtonElement>(`button[data-room="${CSS.escape(focused)}"]`)?.focus();
   }
 
   async #create(): Promise<void> {
