@@ -3,7 +3,7 @@
 // the targets the report checks. The k6 twin (k6/seed.js) reads the same
 // files, so durations stay k6 strings ("30s", "2m") in JSON.
 import { readdir, readFile } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { parseDuration } from "../core/config.ts";
 import { RoomType } from "../protocol/index.ts";
 

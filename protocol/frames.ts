@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { FRAME_ERRORS, type FrameErrorCode } from "./codes.ts";
 import { DEFAULT_LIMITS, type FrameLimits } from "./limits.ts";
 import {

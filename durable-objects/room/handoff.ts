@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { RoomSchema, UserSchema, type Room, type User } from "../../protocol/index.ts";
 
 /**

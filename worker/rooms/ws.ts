@@ -1,5 +1,5 @@
 import type { Handler } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import type { User } from "../../protocol/index.ts";
 import { openSockets } from "../../durable-objects/room/capacity.ts";
 import { handoffRequest } from "../../durable-objects/room/handoff.ts";
