@@ -42,7 +42,7 @@ export default tseslint.config(
     ["client/**/*.test.ts"],
     [[climbOutsideOf(["protocol/", "test/support/"]), "client/ imports only protocol/ (docs/architecture.md)"]],
   ),
-  layer(["web/**"], [["^\\.\\./", "web/ imports only its own files and @roomcast/client (docs/web.md)"]]),
+  layer(["web/**"], [["^\\.\\./", "web/ imports only its own files and @roomcast/client (docs/architecture.md, docs/web.md)"]]),
   layer(["core/**"], [[climbOutsideOf(["protocol/", "package.json$"]), "core/ imports only protocol/ (docs/architecture.md)"]]),
   layer(
     ["sql/**"],

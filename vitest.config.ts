@@ -3,10 +3,11 @@ import { defineConfig } from "vitest/config";
 import { TEST_JWT_SECRET } from "./test/support/tokens.ts";
 
 // The projects share one database started by test/global-setup.ts.
-// `npm test` runs three: "workers" runs the Worker and rooms inside workerd
+// `npm test` runs four: "workers" runs the Worker and rooms inside workerd
 // against the real wrangler.toml; "node" holds the migration runner, the
 // room's plain-object unit tests and the end-to-end tests that start the
-// server; "client" holds the client's unit tests. "faults" and "security"
+// server; "client" holds the client package's tests; "browser" drives the
+// chat page in Debian's Chromium. "faults" and "security"
 // (npm run test:faults, npm run test:security) start servers of their own.
 export default defineConfig({
   test: {
@@ -61,7 +62,8 @@ export default defineConfig({
         },
       },
       {
-        // The client's unit tests: a fake WebSocket and fake timers, no server.
+        // The client package's tests: unit tests on a fake WebSocket, fetch and
+        // timers, and client/real-server.test.ts against a real server.
         test: {
           name: "client",
           environment: "node",
