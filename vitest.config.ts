@@ -39,6 +39,12 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          // One file at a time: each runs workerd, and its timing tests (rate
+          // limits, expiry) need the CPU. The node and client projects come
+          // after it, two files at a time (their end-to-end tests mostly wait
+          // on servers and timers), then the browser.
+          sequence: { groupOrder: 0 },
+          maxWorkers: 1,
           include: ["protocol/**/*.test.ts", "core/**/*.test.ts", "worker/**/*.test.ts", "durable-objects/**/*.test.ts"],
           // Plain-object tests of the room's parts run in the node project.
           exclude: ["**/*.unit.test.ts"],
@@ -49,6 +55,8 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
+          sequence: { groupOrder: 1 },
+          maxWorkers: 2,
           include: [
             "durable-objects/**/*.unit.test.ts",
             "sql/**/*.test.ts",
@@ -67,6 +75,8 @@ export default defineConfig({
         test: {
           name: "client",
           environment: "node",
+          sequence: { groupOrder: 1 },
+          maxWorkers: 2,
           include: ["client/**/*.test.ts"],
           exclude: ["client/dist/**", "client/node_modules/**"],
         },
@@ -77,6 +87,7 @@ export default defineConfig({
         test: {
           name: "browser",
           environment: "node",
+          sequence: { groupOrder: 2 },
           include: ["test/browser/**/*.test.ts"],
           fileParallelism: false,
           testTimeout: 120_000,
