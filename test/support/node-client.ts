@@ -54,7 +54,12 @@ export class Peer {
   /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
   static open(url: string, headers: Record<string, string> = {}): Promise<Peer> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers });
+      // After the closing handshake, ws waits for the server to end the TCP
+      // connection, 30 s by default, before it emits "close". workerd may keep
+      // it open until the room's work in flight ends (a read held by a lock,
+      // hibernation), so "close" comes 3 s after the close frame at most.
+      const options: WebSocket.ClientOptions & { closeTimeout: number } = { headers, closeTimeout: 3000 };
+      const ws = new WebSocket(url, options);
       const peer = new Peer(ws);
       ws.once("open", () => resolve(peer));
       ws.once("unexpected-response", (_req, res) => {
