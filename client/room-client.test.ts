@@ -201,6 +201,19 @@ describe("typing()", () => {
     h.client.stop();
   });
 
+  it("announces typing again at the first keystroke after a send (receivers clear it on the message)", async () => {
+    const h = harness();
+    await h.client.start();
+    const socket = h.accept(0);
+    expect(h.client.typing()).toBe(true);
+    await vi.advanceTimersByTimeAsync(500);
+    void h.client.send("hello");
+    expect(h.client.typing()).toBe(true);
+    expect(h.client.typing()).toBe(false);
+    expect(typingFrames(socket)).toBe(2);
+    h.client.stop();
+  });
+
   it("honours typingThrottleMs and sends nothing without a welcomed socket", async () => {
     const h = harness({ typingThrottleMs: 500 });
     await h.client.start();

@@ -172,6 +172,9 @@ export class RoomClient {
    */
   send(body: string, clientMsgId = `${this.#prefix}-${++this.#counter}`): Promise<number> {
     if (this.#stopped) return rejected(this.#failure ?? new RoomClientError("stopped", "the client was stopped"));
+    // A message ends the "is typing" others show for this user, so the next
+    // keystroke announces typing again instead of waiting out the throttle.
+    this.#typingAt = -Infinity;
     const promise = this.#sends.add(clientMsgId, body);
     const pendingBody = this.pending.get(clientMsgId);
     if (pendingBody !== undefined) this.#transmit(clientMsgId, pendingBody);
