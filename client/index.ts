@@ -7,3 +7,5 @@ export type { SendLimits } from "./sends.ts";
 export type { HttpErrorCode, FrameErrorCode, CloseCode } from "../protocol/codes.ts";
 export type { LoginResponse, TicketResponse } from "../protocol/http.ts";
 export type { Message, PresenceUser, Room, RoomType, User } from "../protocol/model.ts";
+/** The contract's rules for room ids and usernames, for forms that check before they send. */
+export { ROOM_ID_PATTERN, USERNAME_PATTERN } from "../protocol/model.ts";

@@ -1,11 +1,8 @@
 // The room list (public rooms and the private rooms the user is in) and the
 // form that creates a room.
-import type { Room, RoomcastApi, RoomType } from "@roomcast/client";
+import { ROOM_ID_PATTERN, type Room, type RoomcastApi, type RoomType } from "@roomcast/client";
 import { byId, element } from "./dom.ts";
 import { describe, sessionEnded } from "./errors.ts";
-
-/** The contract's room id rule (protocol/model.ts's ROOM_ID_PATTERN). */
-const ROOM_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** What the room list needs from the page around it. */
 export interface RoomsContext {
@@ -107,7 +104,7 @@ export class Rooms {
     const name = this.#name.value.trim();
     const type = (new FormData(this.#form).get("room-type") === "private" ? "private" : "public") satisfies RoomType;
     this.#error.textContent = "";
-    if (!ROOM_ID.test(id)) {
+    if (!ROOM_ID_PATTERN.test(id)) {
       this.#error.textContent = "The id needs 1–64 lowercase letters, digits, “-” or “_”, starting with a letter or digit.";
       this.#id.focus();
       return;
