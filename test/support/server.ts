@@ -15,26 +15,40 @@ export type Runtime = "wrangler" | "workerd" | "binary";
 /** The runtime of tests that do not ask for one: ROOMCAST_RUNTIME, else wrangler dev as `npm start`. */
 export const defaultRuntime: Runtime = process.env.ROOMCAST_RUNTIME === "workerd" ? "workerd" : "wrangler";
 
-/** Ports this process has handed out: the kernel may offer a just-closed port again, and a server's HTTP and PostgreSQL ports once came out the same (CI). */
+/** Ports this process has handed out: a server's HTTP and PostgreSQL ports once came out the same (CI). */
 const handedOut = new Set<number>();
 
-/** A free TCP port on 127.0.0.1, never one this process handed out before. */
+/**
+ * Where this process takes its ports: a block of its own per vitest worker
+ * (VITEST_POOL_ID), below the kernel's ephemeral range (32768 and up on
+ * Linux). Two test files run at once; a port one of them picked by binding
+ * port 0 and closing it was once taken by the other's server (wrangler's
+ * "Address already in use" in CI), and wrangler and workerd bind port 0 for
+ * their own internal sockets. Blocks of 1500 from 20000: eight workers.
+ */
+const BLOCK = 1500;
+const blockStart = 20_000 + ((Math.max(1, Number(process.env.VITEST_POOL_ID) || 1) - 1) % 8) * BLOCK;
+/** A random start in the block, so that test runs one after another do not reuse the same ports. */
+let cursor = Math.floor(Math.random() * BLOCK);
+
+/** True when nothing listens on 127.0.0.1:port. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** A free TCP port on 127.0.0.1 from this worker's block, never one this process handed out before. */
 export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        const found = typeof address === "object" && address ? address.port : 0;
-        server.close(() => resolve(found));
-      });
-    });
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
+  for (let tried = 0; tried < BLOCK; tried++) {
+    const port = blockStart + (cursor++ % BLOCK);
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
   }
+  throw new Error(`freePort: no free port left in ${blockStart}-${blockStart + BLOCK - 1}`);
 }
 
 /** A running server and how to stop it. */
