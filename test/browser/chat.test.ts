@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { defaultRuntime, freePort, startServer, type RunningServer } from "../support/server.ts";
+import { allOrStop, defaultRuntime, freePort, startServer, type RunningServer } from "../support/server.ts";
 import { consecutive, deduped, launch, skipReason, Tab } from "./driver.ts";
 
 if (skipReason) console.warn(`test/browser: skipped: ${skipReason}`);
@@ -50,7 +50,7 @@ describe.skipIf(skipReason !== undefined)(title, () => {
       RATE_LIMIT_PER_SECOND: "1000",
       RATE_LIMIT_BURST: "1000",
     };
-    [server, browser] = await Promise.all([startServer(settings, runtime), launch()]);
+    [server, browser] = await allOrStop<[RunningServer, Browser]>([startServer(settings, runtime), launch()]);
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { http } from "../support/node-client.ts";
 import { hasNginx, startNginx, type RunningNginx } from "../support/nginx.ts";
-import { defaultRuntime, startServer, type RunningServer } from "../support/server.ts";
+import { allOrStop, defaultRuntime, startServer, type RunningServer } from "../support/server.ts";
 
 // The nginx test certificate is self-signed; this file's process only.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
@@ -17,7 +17,7 @@ let unset: RunningServer;
 let nginx: RunningNginx | undefined;
 
 beforeAll(async () => {
-  [behindProxy, unset] = await Promise.all([
+  [behindProxy, unset] = await allOrStop<[RunningServer, RunningServer]>([
     startServer({ CLIENT_ADDRESS_HEADER: "X-Real-IP", AUTH_ADDRESS_LIMIT: "3/10m", LOGIN_ACCOUNT_LIMIT: "off" }, "workerd"),
     startServer({ AUTH_ADDRESS_LIMIT: "2/10m", LOGIN_ACCOUNT_LIMIT: "off" }),
   ]);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, expect, inject, it } from "vitest";
-import { startServer, type RunningServer } from "../support/server.ts";
+import { allOrStop, startServer, type RunningServer } from "../support/server.ts";
 
 const run = promisify(execFile);
 const repo = process.cwd();
@@ -65,7 +65,7 @@ export const checks = [state, seq, page, RoomcastApiError, RoomClientError];
 it("npm pack of @roomcast/client installs into an empty project, connects and sends from a plain .mjs, and its types check", async () => {
   dir = await mkdtemp(join(tmpdir(), "roomcast-client-package-"));
   const packDir = dir;
-  const [started] = await Promise.all([
+  const [started] = await allOrStop<[RunningServer, Awaited<ReturnType<typeof npm>>]>([
     startServer({ DATABASE_URL: inject("databaseUrl") }),
     npm(["pack", "--workspace", "@roomcast/client", "--pack-destination", packDir], repo),
   ]);

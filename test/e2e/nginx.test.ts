@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import type { LoginResponse } from "../../protocol/index.ts";
 import { http, Peer } from "../support/node-client.ts";
 import { hasNginx, roomFiles, startNginx, type RunningNginx } from "../support/nginx.ts";
-import { startServer, type RunningServer } from "../support/server.ts";
+import { allOrStop, startServer, type RunningServer } from "../support/server.ts";
 
 // The test's certificate is self-signed; this file's process only.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
@@ -19,7 +19,7 @@ let nginx: RunningNginx;
 beforeAll(async () => {
   if (!hasNginx) return;
   const env = { DATABASE_URL: inject("databaseUrl"), JWT_SECRET: SECRET };
-  servers = await Promise.all([startServer(env, "workerd"), startServer(env, "workerd")]);
+  servers = await allOrStop<[RunningServer, RunningServer]>([startServer(env, "workerd"), startServer(env, "workerd")]);
   nginx = await startNginx(servers.map((s) => Number(new URL(s.base).port)));
 });
 

@@ -152,3 +152,32 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     },
   };
 }
+
+/** What `allOrStop` ends when a sibling fails: a server (`stop`) or a browser (`close`). */
+type Stoppable = { stop(): Promise<void> } | { close(): Promise<void> };
+
+function isStoppable(value: unknown): value is Stoppable {
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as { stop?: unknown; close?: unknown };
+  return typeof candidate.stop === "function" || typeof candidate.close === "function";
+}
+
+/**
+ * Like Promise.all, for starting servers (and browsers) side by side: when one
+ * fails, the ones that did start are stopped before it throws. With
+ * Promise.all a failed start left its sibling running after the test run
+ * (CI, once: the suite's afterAll had no handle on it).
+ */
+export async function allOrStop<T extends readonly unknown[]>(starts: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(starts as readonly Promise<unknown>[]);
+  const failed = settled.find((result) => result.status === "rejected");
+  if (!failed) return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  await Promise.all(
+    settled.map(async (result) => {
+      if (result.status !== "fulfilled" || !isStoppable(result.value)) return;
+      const value = result.value;
+      await ("stop" in value ? value.stop() : value.close()).catch(() => {});
+    }),
+  );
+  throw failed.reason;
+}
