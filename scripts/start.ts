@@ -139,6 +139,17 @@ async function devVarsSetJwtSecret(): Promise<boolean> {
   return (await readFile(".dev.vars", "utf8")).split("\n").some((line) => /^\s*JWT_SECRET\s*=\s*["']?[^\s"']/.test(line));
 }
 
+/** `--inspector-ip`/`--inspector-port` of `wrangler dev` from an address such as 127.0.0.1:9229. */
+function inspectorArgs(address: string | undefined): string[] {
+  if (!address) return [];
+  const match = /^(.+):(\d+)$/.exec(address);
+  if (!match?.[1] || !match[2]) {
+    console.error(`roomcast: WORKERD_INSPECTOR must be host:port, got ${JSON.stringify(address)}`);
+    process.exit(1);
+  }
+  return ["--inspector-ip", match[1], "--inspector-port", match[2]];
+}
+
 let command: string[];
 if (runtime === "wrangler") {
   // Development too keeps one secret across restarts, so that tokens survive
@@ -156,6 +167,11 @@ if (runtime === "wrangler") {
     "--persist-to",
     join(dataDir, "wrangler"),
     "--show-interactive-dev-session=false",
+    // wrangler's devtools inspector: 9229 or the next port free when it
+    // looked. Two wranglers starting at once can both see the same port
+    // free, and the later one then dies with "Address already in use"
+    // (socket "direct:1:default"), as in CI; WORKERD_INSPECTOR pins it.
+    ...inspectorArgs(process.env.WORKERD_INSPECTOR),
     ...Object.entries(settings).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
 } else {

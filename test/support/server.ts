@@ -3,6 +3,7 @@
 // self-hosted build as `npm run serve:workerd` does. ROOMCAST_RUNTIME=workerd
 // runs every end-to-end and fault test on the self-hosted build.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -40,11 +41,51 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** A free TCP port on 127.0.0.1 from this worker's block, never one this process handed out before. */
+/**
+ * Claims a port across test processes: a file per port in the temp folder,
+ * made with O_EXCL and naming its process. Vitest projects that run side by
+ * side (node and client) number their workers from 1 each, so two processes
+ * can share a block; a claim of a process that has ended is taken over.
+ */
+function claim(port: number): boolean {
+  const file = join(claimDir, String(port));
+  try {
+    writeFileSync(file, String(process.pid), { flag: "wx" });
+    return true;
+  } catch {
+    const owner = Number(readFileSafe(file));
+    if (owner === process.pid || isAlive(owner)) return false;
+    writeFileSync(file, String(process.pid));
+    return true;
+  }
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const claimDir = join(tmpdir(), "roomcast-test-ports");
+mkdirSync(claimDir, { recursive: true });
+
+/** A free TCP port on 127.0.0.1 from this worker's block, never one this process handed out before nor one another test process claimed. */
 export async function freePort(): Promise<number> {
   for (let tried = 0; tried < BLOCK; tried++) {
     const port = blockStart + (cursor++ % BLOCK);
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+    if (handedOut.has(port) || !(await canListen(port)) || !claim(port)) continue;
     handedOut.add(port);
     return port;
   }
@@ -84,6 +125,10 @@ export async function startServer(env: Record<string, string | undefined> = {}, 
     ROOMCAST_DATA_DIR: dataDir,
     EMBEDDED_PG_PORT: String(await freePort()),
     METRICS_ADDR: `127.0.0.1:${await freePort()}`,
+    // wrangler's inspector from this worker's block too: left to wrangler
+    // (9229 or the next free), two wranglers starting at once can pick the
+    // same port, and one dies (CI: socket "direct:1:default").
+    WORKERD_INSPECTOR: runtime === "wrangler" ? `127.0.0.1:${await freePort()}` : undefined,
     DATABASE_URL: undefined,
     TEST_DATABASE_URL: undefined,
     ROOMCAST_RUNTIME: runtime,
