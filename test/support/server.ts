@@ -3,7 +3,7 @@
 // self-hosted build as `npm run serve:workerd` does. ROOMCAST_RUNTIME=workerd
 // runs every end-to-end and fault test on the self-hosted build.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -80,6 +80,10 @@ function isAlive(pid: number): boolean {
 
 const claimDir = join(tmpdir(), "roomcast-test-ports");
 mkdirSync(claimDir, { recursive: true });
+// A run leaves no claims behind (a crashed one's are taken over).
+process.once("exit", () => {
+  for (const port of handedOut) rmSync(join(claimDir, String(port)), { force: true });
+});
 
 /** A free TCP port on 127.0.0.1 from this worker's block, never one this process handed out before nor one another test process claimed. */
 export async function freePort(): Promise<number> {
