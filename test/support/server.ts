@@ -80,7 +80,8 @@ function isAlive(pid: number): boolean {
 
 const claimDir = join(tmpdir(), "roomcast-test-ports");
 mkdirSync(claimDir, { recursive: true });
-// A run leaves no claims behind (a crashed one's are taken over).
+// Claims go when the process exits; vitest may end its workers by a signal
+// instead, and a claim of a process that has ended is taken over.
 process.once("exit", () => {
   for (const port of handedOut) rmSync(join(claimDir, String(port)), { force: true });
 });
