@@ -595,3 +595,42 @@ describe("token renewal on the open socket", () => {
     h.client.stop();
   });
 });
+
+describe("heartbeat", () => {
+  it("pings every heartbeatMs with a read receipt when lastSeq moved (and every fourth beat), else the plain ping", async () => {
+    const h = harness({ heartbeatMs: 1000, pongTimeoutMs: 5000 });
+    await h.client.start();
+    const socket = h.accept(2);
+    const pings = () => socket.sent.filter((raw) => raw.includes('"ping"'));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(pings()).toEqual(['{"type":"ping","lastSeq":2}']);
+    socket.serverSend({ type: "pong" });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(pings().at(-1)).toBe('{"type":"ping"}');
+    socket.serverSend({ type: "message", ...message(3) });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(pings().at(-1)).toBe('{"type":"ping","lastSeq":3}');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(pings().at(-1), "the fourth beat carries the receipt again").toBe('{"type":"ping","lastSeq":3}');
+    expect(pings()).toHaveLength(4);
+    h.client.stop();
+  });
+
+  it("gives up on a socket with no pong within pongTimeoutMs (4000, not counted) and reconnects; a pong in time keeps it", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    const h = harness({ heartbeatMs: 1000, pongTimeoutMs: 500 });
+    await h.client.start();
+    const socket = h.accept(2);
+    await vi.advanceTimersByTimeAsync(1400);
+    socket.serverSend({ type: "pong" });
+    await vi.advanceTimersByTimeAsync(200);
+    expect(socket.closedWith, "answered in time").toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1000 + 500);
+    expect(socket.closedWith).toBe(CLOSE.resync);
+    expect(h.client.closes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(125);
+    expect(h.sockets).toHaveLength(2);
+    expect(h.last().url).toBe("ws://fake/rooms/lobby/ws?lastSeq=2");
+    h.client.stop();
+  });
+});

@@ -5,6 +5,9 @@
 // presence and sends throttled typing frames. Its memory is bounded unless
 // `record` (the tests' mode) is set. Runs in browsers and in Node (`open`
 // makes the socket: connectRoom's opens the global WebSocket with a ticket).
+// This file holds the connection and its states; sends.ts the acks and
+// resends, stream.ts the order and gaps, heartbeat.ts the pings, renewal.ts
+// the tokens.
 // It imports the protocol's modules one by one, not its index: the index
 // also holds the server's errorResponse, whose types need a DOM or Workers lib.
 import { backoffMs, goawayDelayMs } from "../protocol/backoff.ts";
@@ -13,14 +16,14 @@ import { parseServerFrame, type ServerFrame } from "../protocol/frames.ts";
 import type { Message, PresenceUser } from "../protocol/model.ts";
 import { RoomcastApiError } from "./api.ts";
 import { RoomClientError } from "./errors.ts";
+import { Heartbeat } from "./heartbeat.ts";
 import type { ConnectionState, RoomClientOptions, SocketLike } from "./options.ts";
+import { Renewal } from "./renewal.ts";
 import { keepRecent, rejected, Sends } from "./sends.ts";
+import { MessageStream } from "./stream.ts";
 
 export { RECENT } from "./sends.ts";
 export type { ConnectionState, PresenceChange, RoomClientOptions, SocketLike } from "./options.ts";
-
-/** How long a renewal that found no fresher token waits before asking again. */
-const RENEW_RETRY_MS = 2000;
 
 /** True for an HTTP refusal that trying again cannot change. */
 function refusedForGood(status: number): boolean {
@@ -37,12 +40,10 @@ const GAVE_UP = CLOSE.resync;
 
 /** A connection to one room that survives disconnects. */
 export class RoomClient {
-  /**
-   * Messages by seq, deduplicated: those held behind a gap, and in test mode
-   * (`record`) also every message delivered.
-   */
-  readonly received = new Map<number, Message>();
+  readonly #stream: MessageStream;
   readonly #sends: Sends;
+  readonly #heartbeat: Heartbeat;
+  readonly #renewal: Renewal;
   /** clientMsgId → seq of acknowledged sends (all of them in test mode, else the newest {@link RECENT}). */
   readonly acked: Map<string, number>;
   /** clientMsgId → body of sends not yet acknowledged, in the order they were made. */
@@ -54,13 +55,8 @@ export class RoomClient {
   /** Milliseconds from the first transmission of each send to its ack (in test mode all, else the newest {@link RECENT}). */
   readonly ackLatencies: number[];
   readonly #presence = new Map<string, PresenceUser>();
-  /** Messages in `received` with a seq above `lastSeq`. */
-  #ahead = 0;
   #typingAt = -Infinity;
-  /** The seq up to which this client holds every message (from where it started). */
-  lastSeq = -1;
-  /** The room's head when this client first connected; its stream starts after it. */
-  startSeq = -1;
+  /** Sockets welcomed so far. */
   connects = 0;
   readonly #options: RoomClientOptions;
   #socket: SocketLike | null = null;
@@ -71,13 +67,8 @@ export class RoomClient {
   #attempt = 0;
   /** The server's own delay before the next try (goaway's retryAfterMs, an HTTP Retry-After). */
   #serverDelayMs: number | null = null;
-  #renewTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #resendTimer: ReturnType<typeof setTimeout> | undefined;
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
-  #pongTimer: ReturnType<typeof setTimeout> | undefined;
-  #beats = 0;
-  #receiptSeq = -1;
   #counter = 0;
   readonly #prefix = Math.random().toString(36).slice(2, 10);
 
@@ -87,6 +78,41 @@ export class RoomClient {
     this.pending = this.#sends.pending;
     this.acked = this.#sends.acked;
     this.ackLatencies = this.#sends.ackLatencies;
+    this.#stream = new MessageStream({
+      record: options.record ?? false,
+      maxAhead: options.maxAhead ?? 10_000,
+      deliver: (message) => this.#options.onMessage?.(message),
+      overflow: () => {
+        const socket = this.#socket;
+        if (socket && !this.#stopped) this.#giveUp(socket, "gap not filled");
+      },
+    });
+    this.#heartbeat = new Heartbeat({
+      everyMs: options.heartbeatMs ?? 25_000,
+      pongTimeoutMs: options.pongTimeoutMs ?? 10_000,
+      lastSeq: () => this.#stream.lastSeq,
+      current: (socket) => this.#socket === socket,
+      dead: (socket) => this.#giveUp(socket, "pong timeout"),
+    });
+    this.#renewal = new Renewal(options.renew, () => this.#socket);
+  }
+
+  /**
+   * Messages by seq, deduplicated: those held behind a gap, and in test mode
+   * (`record`) also every message delivered.
+   */
+  get received(): ReadonlyMap<number, Message> {
+    return this.#stream.received;
+  }
+
+  /** The seq up to which this client holds every message (from where it started). */
+  get lastSeq(): number {
+    return this.#stream.lastSeq;
+  }
+
+  /** The room's head when this client first connected; its stream starts after it. */
+  get startSeq(): number {
+    return this.#stream.startSeq;
   }
 
   /** Connects (and keeps reconnecting until {@link stop}); resolves once the first socket is opening. Only the first call counts. */
@@ -117,10 +143,10 @@ export class RoomClient {
     if (this.#stopped) return;
     this.#stopped = true;
     if (reason.code !== "stopped") this.#failure = reason;
-    clearTimeout(this.#renewTimer);
+    this.#renewal.cancel();
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#resendTimer);
-    this.#stopHeartbeat();
+    this.#heartbeat.stop();
     const socket = this.#socket;
     this.#socket = null;
     socket?.close(CLOSE.normal, "bye");
@@ -233,8 +259,8 @@ export class RoomClient {
       this.#socket = null;
       const code = event.code ?? 0;
       this.#keep(this.closes, code);
-      clearTimeout(this.#renewTimer);
-      this.#stopHeartbeat();
+      this.#renewal.cancel();
+      this.#heartbeat.stop();
       if (this.#stopped) return;
       if (code === CLOSE.forbidden || (code === CLOSE.unauthorized && !this.#options.retryUnauthorized)) {
         const reason = code === CLOSE.forbidden ? "forbidden" : "unauthorized";
@@ -271,17 +297,17 @@ export class RoomClient {
       case "welcome":
         this.connects += 1;
         this.#attempt = 0;
-        if (this.lastSeq < 0) this.lastSeq = this.startSeq = frame.headSeq;
+        this.#stream.begin(frame.headSeq);
         this.#presence.clear();
         for (const user of frame.presence) this.#presence.set(user.userId, user);
         this.#options.onPresence?.({ event: "welcome", users: frame.presence }, this.#presence);
-        this.#scheduleRenew();
-        this.#startHeartbeat();
+        this.#renewal.schedule();
+        if (this.#socket) this.#heartbeat.start(this.#socket);
         this.#setState("open");
         for (const [id, body] of this.pending) this.#transmit(id, body);
         return;
       case "message":
-        this.#accept(frame);
+        this.#stream.accept(frame);
         return;
       case "ack":
         if (this.#sends.ack(frame.clientMsgId, frame.seq)) this.#options.onAck?.(frame.clientMsgId, frame.seq);
@@ -296,7 +322,7 @@ export class RoomClient {
         return;
       case "resync_required":
         this.#keep(this.resyncs, frame.fromSeq);
-        void this.#fill(frame.fromSeq - 1);
+        if (this.#options.history) void this.#stream.fill(frame.fromSeq - 1, this.#options.history);
         return;
       case "goaway": {
         this.#serverDelayMs = frame.retryAfterMs;
@@ -305,15 +331,14 @@ export class RoomClient {
         // or more after the close frame (docs/guarantees.md).
         const socket = this.#socket;
         this.#socket = null;
-        clearTimeout(this.#renewTimer);
-        this.#stopHeartbeat();
+        this.#renewal.cancel();
+        this.#heartbeat.stop();
         socket?.close(CLOSE.normal, "goaway");
         if (socket && !this.#stopped) this.#retry();
         return;
       }
       case "pong":
-        clearTimeout(this.#pongTimer);
-        this.#pongTimer = undefined;
+        this.#heartbeat.pong();
         return;
       case "error":
         // A send refused for good: the server's body limit is below ours.
@@ -324,35 +349,6 @@ export class RoomClient {
       default:
         return;
     }
-  }
-
-  #startHeartbeat(): void {
-    this.#stopHeartbeat();
-    const every = this.#options.heartbeatMs ?? 25_000;
-    if (every <= 0) return;
-    const socket = this.#socket;
-    this.#heartbeat = setInterval(() => {
-      if (this.#socket !== socket || socket?.readyState !== 1) return;
-      this.#beats += 1;
-      const receipt = this.lastSeq !== this.#receiptSeq || this.#beats % 4 === 0;
-      // The plain ping must be this exact text for the runtime's auto-response.
-      socket.send(receipt ? JSON.stringify({ type: "ping", lastSeq: this.lastSeq }) : '{"type":"ping"}');
-      if (receipt) this.#receiptSeq = this.lastSeq;
-      if (this.#pongTimer !== undefined) return;
-      this.#pongTimer = setTimeout(() => {
-        this.#pongTimer = undefined;
-        if (this.#socket !== socket) return;
-        // No answer: the connection is dead or the server is stuck.
-        this.#giveUp(socket, "pong timeout");
-      }, this.#options.pongTimeoutMs ?? 10_000);
-    }, every);
-  }
-
-  #stopHeartbeat(): void {
-    clearInterval(this.#heartbeat);
-    clearTimeout(this.#pongTimer);
-    this.#heartbeat = undefined;
-    this.#pongTimer = undefined;
   }
 
   #resendSoon(): void {
@@ -366,8 +362,8 @@ export class RoomClient {
   /** Drops a socket that is no use (its close code is not counted) and reconnects. */
   #giveUp(socket: SocketLike, reason: string): void {
     this.#socket = null;
-    this.#stopHeartbeat();
-    clearTimeout(this.#renewTimer);
+    this.#heartbeat.stop();
+    this.#renewal.cancel();
     socket.close(GAVE_UP, reason);
     this.#retry();
   }
@@ -375,70 +371,5 @@ export class RoomClient {
   /** Appends to one of the counters, keeping only the newest {@link RECENT} entries outside test mode. */
   #keep(list: number[], value: number): void {
     keepRecent(list, value, this.#options.record ?? false);
-  }
-
-  #accept(message: Message): void {
-    if (message.seq <= this.lastSeq || this.received.has(message.seq)) return;
-    const { type: _type, ...fields } = message as Message & { type?: string };
-    this.received.set(message.seq, fields);
-    this.#ahead += 1;
-    while (this.received.has(this.lastSeq + 1)) {
-      this.lastSeq += 1;
-      this.#ahead -= 1;
-      const next = this.received.get(this.lastSeq);
-      if (!this.#options.record) this.received.delete(this.lastSeq);
-      if (next) this.#options.onMessage?.(next);
-    }
-    if (this.#ahead > (this.#options.maxAhead ?? 10_000)) {
-      // A gap no fill closed: forget what waits behind it and resume from
-      // lastSeq, which has the server send it all again in order.
-      for (const seq of this.received.keys()) if (seq > this.lastSeq) this.received.delete(seq);
-      this.#ahead = 0;
-      const socket = this.#socket;
-      if (socket && !this.#stopped) this.#giveUp(socket, "gap not filled");
-    }
-  }
-
-  async #fill(afterSeq: number): Promise<void> {
-    const history = this.#options.history;
-    if (!history) return;
-    let cursor = afterSeq;
-    for (;;) {
-      let page: Message[];
-      try {
-        page = await history(cursor);
-      } catch {
-        return;
-      }
-      for (const message of page) this.#accept(message);
-      const last = page.at(-1)?.seq;
-      if (last === undefined) return;
-      cursor = last;
-    }
-  }
-
-  /** Sends a fresh token `beforeMs` ahead of `expiresAt` (or after `delayMs`), then again for the fresh one. */
-  #scheduleRenew(expiresAt = this.#options.renew?.expiresAt(), delayMs?: number): void {
-    const renew = this.#options.renew;
-    if (!renew || expiresAt === undefined) return;
-    clearTimeout(this.#renewTimer);
-    this.#renewTimer = setTimeout(
-      () => {
-        renew.fresh().then(
-          (fresh) => {
-            if (this.#socket?.readyState !== 1) return;
-            // A token no newer than the socket's would not extend its life
-            // (or would shorten it): ask again shortly. The server closes the
-            // socket with 4401 if no fresher one comes.
-            if (fresh.expiresAt <= expiresAt) return this.#scheduleRenew(expiresAt, RENEW_RETRY_MS);
-            this.#socket.send(JSON.stringify({ type: "auth", token: fresh.token }));
-            this.#scheduleRenew(fresh.expiresAt);
-          },
-          // No token at all: the same.
-          () => this.#scheduleRenew(expiresAt, RENEW_RETRY_MS),
-        );
-      },
-      delayMs ?? Math.max(0, expiresAt - renew.beforeMs - Date.now()),
-    );
   }
 }
