@@ -60,18 +60,30 @@ const host = process.env.HOST ?? "127.0.0.1";
 const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? ".data");
 
 /** Whether host:port can be listened on now (checked before anything starts). */
-async function portFree(): Promise<boolean> {
+async function portFree(listenHost: string, listenPort: number): Promise<boolean> {
   return new Promise((done) => {
     const probe = createServer();
     probe.once("error", (error: NodeJS.ErrnoException) => done(error.code !== "EADDRINUSE"));
-    probe.listen(Number(port), host, () => probe.close(() => done(true)));
+    probe.listen(listenPort, listenHost, () => probe.close(() => done(true)));
   });
 }
-if (!(await portFree())) {
+
+/** Exits with one line naming the port, what finds its holder, and the setting that moves it, when it is taken. */
+async function requireFree(listenHost: string, listenPort: number, setting: string): Promise<void> {
+  if (await portFree(listenHost, listenPort)) return;
   console.error(
-    `roomcast: port ${port} on ${host} is already in use (an earlier npm start?); see what holds it with \`ss -ltnp 'sport = :${port}'\`, or start on another with PORT=…`,
+    `roomcast: port ${listenPort} on ${listenHost} is already in use (an earlier npm start?); see what holds it with \`ss -ltnp 'sport = :${listenPort}'\`, or start on another with ${setting}=…`,
   );
   process.exit(1);
+}
+
+const embeddedPort = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
+const metricsAddr = process.env.METRICS_ADDR ?? "127.0.0.1:9464";
+await requireFree(host, Number(port), "PORT");
+if (!process.env.DATABASE_URL) await requireFree("127.0.0.1", embeddedPort, "EMBEDDED_PG_PORT");
+if (runtime !== "wrangler") {
+  const [, metricsHost = "127.0.0.1", metricsPort = "9464"] = /^(.*):(\d+)$/.exec(metricsAddr) ?? [];
+  await requireFree(metricsHost, Number(metricsPort), "METRICS_ADDR");
 }
 
 let embedded: EmbeddedPostgres | undefined;
@@ -79,7 +91,7 @@ let databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
   embedded = await startEmbeddedPostgres({
     dataDir: join(dataDir, "pglite"),
-    port: Number(process.env.EMBEDDED_PG_PORT ?? 54329),
+    port: embeddedPort,
   });
   databaseUrl = embedded.url;
   console.log(`roomcast: embedded PostgreSQL (PGlite) on ${embedded.url}, data in ${join(dataDir, "pglite")}`);
@@ -183,7 +195,7 @@ if (runtime === "wrangler") {
     "--socket-addr",
     `${HTTP_SOCKET}=${host}:${port}`,
     "--socket-addr",
-    `${METRICS_SOCKET}=${process.env.METRICS_ADDR ?? "127.0.0.1:9464"}`,
+    `${METRICS_SOCKET}=${metricsAddr}`,
     "--directory-path",
     `${DATA_DIRECTORY}=${roomDir}`,
     // For `npm run profile` (scripts/profile.ts): V8's inspector on this address.

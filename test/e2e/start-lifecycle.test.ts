@@ -75,20 +75,16 @@ async function login(base: string): Promise<string> {
 }
 
 describe("npm start, started and stopped as a newcomer does", () => {
-  it("keeps its generated secret across a restart; a second start on the busy port says so in one line", async () => {
-    const first = await start();
-    let token: string;
-    try {
-      token = await login(first.base);
-      const port = new URL(first.base).port;
+  it("keeps its generated secret across a restart; a second start on a busy port (HTTP or the embedded database's) says so in one line", async () => {
+    /** Runs npm start's script with `env` and returns its exit code and output. */
+    const startBeside = async (env: Record<string, string>) => {
       const busy = spawn(process.execPath, ["scripts/start.ts"], {
         env: {
           ...process.env,
-          PORT: port,
           ROOMCAST_DATA_DIR: await mkdtemp(join(tmpdir(), "roomcast-busy-")),
-          EMBEDDED_PG_PORT: String(await freePort()),
           ROOMCAST_RUNTIME: "wrangler",
           DATABASE_URL: "",
+          ...env,
         },
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -96,9 +92,24 @@ describe("npm start, started and stopped as a newcomer does", () => {
       busy.stdout.on("data", (d: Buffer) => (output += d.toString()));
       busy.stderr.on("data", (d: Buffer) => (output += d.toString()));
       const code = await new Promise<number | null>((done) => busy.once("exit", done));
-      expect(code).not.toBe(0);
-      expect(output.trim().split("\n")).toEqual([expect.stringContaining(`port ${port} `)]);
-      expect(output).toContain(`ss -ltnp 'sport = :${port}'`);
+      return { code, output };
+    };
+    const first = await start();
+    let token: string;
+    try {
+      token = await login(first.base);
+      const port = new URL(first.base).port;
+      const onHttp = await startBeside({ PORT: port, EMBEDDED_PG_PORT: String(await freePort()) });
+      expect(onHttp.code).not.toBe(0);
+      expect(onHttp.output.trim().split("\n")).toEqual([expect.stringContaining(`port ${port} `)]);
+      expect(onHttp.output).toContain(`ss -ltnp 'sport = :${port}'`);
+      expect(onHttp.output).toContain("PORT=");
+      const pgPort = /PGlite\) on postgres:\/\/[^@]+@127\.0\.0\.1:(\d+)/.exec(first.output())?.[1];
+      expect(pgPort, "the first server's embedded database port").toBeDefined();
+      const onDatabase = await startBeside({ PORT: String(await freePort()), EMBEDDED_PG_PORT: pgPort ?? "" });
+      expect(onDatabase.code).not.toBe(0);
+      expect(onDatabase.output.trim().split("\n")).toEqual([expect.stringContaining(`port ${pgPort} `)]);
+      expect(onDatabase.output).toContain("EMBEDDED_PG_PORT=");
       // The running server was not disturbed.
       expect((await http(first.base, "/auth/me", { token })).status).toBe(200);
     } finally {
