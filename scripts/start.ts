@@ -11,6 +11,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { lockDataDir } from "./data-lock.ts";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-pg.ts";
 import { wranglerBin, workerdBin } from "./runtime.ts";
 import { DATA_DIRECTORY, HTTP_SOCKET, METRICS_SOCKET } from "./workerd-config.ts";
@@ -73,6 +74,14 @@ async function requireFree(listenHost: string, listenPort: number, setting: stri
   if (await portFree(listenHost, listenPort)) return;
   console.error(
     `roomcast: port ${listenPort} on ${listenHost} is already in use (an earlier npm start?); see what holds it with \`ss -ltnp 'sport = :${listenPort}'\`, or start on another with ${setting}=…`,
+  );
+  process.exit(1);
+}
+
+const holder = lockDataDir(dataDir);
+if (holder !== undefined) {
+  console.error(
+    `roomcast: ${dataDir} is in use by another npm start (pid ${holder}); stop it first, or give this one a data directory of its own with ROOMCAST_DATA_DIR=…`,
   );
   process.exit(1);
 }

@@ -1,6 +1,6 @@
 // `npm start` as a newcomer runs it (issue 14): nothing it started outlives
 // it, however it ends (a closed terminal's SIGHUP, kill -9); a start on a busy
-// port says so in one line; its generated development secret survives a
+// port or data directory says so in one line; its generated development secret survives a
 // restart, so tokens do too. Runs `npm start`'s own runtime, wrangler dev.
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
@@ -110,6 +110,15 @@ describe("npm start, started and stopped as a newcomer does", () => {
       expect(onDatabase.code).not.toBe(0);
       expect(onDatabase.output.trim().split("\n")).toEqual([expect.stringContaining(`port ${pgPort} `)]);
       expect(onDatabase.output).toContain("EMBEDDED_PG_PORT=");
+      // The same data directory on free ports: two PGlite on the same files.
+      const onData = await startBeside({
+        ROOMCAST_DATA_DIR: first.dataDir,
+        PORT: String(await freePort()),
+        EMBEDDED_PG_PORT: String(await freePort()),
+      });
+      expect(onData.code).not.toBe(0);
+      expect(onData.output.trim().split("\n")).toEqual([expect.stringContaining(`${first.dataDir} is in use by another npm start`)]);
+      expect(onData.output).toContain("ROOMCAST_DATA_DIR=");
       // The running server was not disturbed.
       expect((await http(first.base, "/auth/me", { token })).status).toBe(200);
     } finally {
@@ -132,11 +141,19 @@ describe("npm start, started and stopped as a newcomer does", () => {
     expect(server.output()).toMatch(/drained \d+ sockets/);
   });
 
-  it("kill -9 of the supervisor alone leaves nothing running", async () => {
+  it("kill -9 of the supervisor alone leaves nothing running, and the next start takes over its data directory", async () => {
     const server = await start();
     const supervisor = await supervisorOf(server);
     process.kill(supervisor, "SIGKILL");
     await expectNothingLeft(server, supervisor, 20_000);
     expect(server.output()).toContain("the supervisor is gone; stopping the runtime");
+    // Its lock file is left behind, naming a process that is gone.
+    expect((await readFile(join(server.dataDir, "roomcast.pid"), "utf8")).trim()).toBe(String(supervisor));
+    const next = await start({ ROOMCAST_DATA_DIR: server.dataDir });
+    try {
+      expect((await http(next.base, "/readyz")).status).toBe(200);
+    } finally {
+      await next.stop();
+    }
   });
 });
