@@ -4,17 +4,13 @@
 // `$ROOMCAST_DATA_DIR/roomcast.pid` while it runs; a file left by one that
 // was killed names a process that is gone, or one that is not ours, and is
 // taken over.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { isAlive, takePidFile } from "./pid-file.ts";
 
 /** True when `pid` runs this project's start script (not a later process that reused the number). */
 function isSupervisor(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
+  if (!isAlive(pid)) return false;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("start.ts");
   } catch {
@@ -29,29 +25,5 @@ function isSupervisor(pid: number): boolean {
  */
 export function lockDataDir(dataDir: string): number | undefined {
   mkdirSync(dataDir, { recursive: true });
-  const file = join(dataDir, "roomcast.pid");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, `${process.pid}\n`, { flag: "wx", mode: 0o644 });
-      process.once("exit", () => {
-        try {
-          if (readFileSync(file, "utf8").trim() === String(process.pid)) rmSync(file, { force: true });
-        } catch {
-          // Already gone.
-        }
-      });
-      return undefined;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      let holder = Number.NaN;
-      try {
-        holder = Number(readFileSync(file, "utf8").trim());
-      } catch {
-        // Removed in between: try again.
-      }
-      if (isSupervisor(holder)) return holder;
-      rmSync(file, { force: true });
-    }
-  }
-  throw new Error(`could not take ${file}`);
+  return takePidFile(join(dataDir, "roomcast.pid"), isSupervisor);
 }

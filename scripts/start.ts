@@ -78,6 +78,16 @@ async function requireFree(listenHost: string, listenPort: number, setting: stri
   process.exit(1);
 }
 
+/** Host and port of an address such as 127.0.0.1:9464; exits naming `setting` when it is not one. */
+function hostPort(address: string, setting: string): { host: string; port: number } {
+  const match = /^(.+):(\d+)$/.exec(address);
+  if (!match?.[1] || !match[2]) {
+    console.error(`roomcast: ${setting} must be host:port, got ${JSON.stringify(address)}`);
+    process.exit(1);
+  }
+  return { host: match[1], port: Number(match[2]) };
+}
+
 const holder = lockDataDir(dataDir);
 if (holder !== undefined) {
   console.error(
@@ -86,13 +96,15 @@ if (holder !== undefined) {
   process.exit(1);
 }
 
+// Addresses are checked before anything starts.
+const inspector = process.env.WORKERD_INSPECTOR ? hostPort(process.env.WORKERD_INSPECTOR, "WORKERD_INSPECTOR") : undefined;
 const embeddedPort = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
 const metricsAddr = process.env.METRICS_ADDR ?? "127.0.0.1:9464";
 await requireFree(host, Number(port), "PORT");
 if (!process.env.DATABASE_URL) await requireFree("127.0.0.1", embeddedPort, "EMBEDDED_PG_PORT");
 if (runtime !== "wrangler") {
-  const [, metricsHost = "127.0.0.1", metricsPort = "9464"] = /^(.*):(\d+)$/.exec(metricsAddr) ?? [];
-  await requireFree(metricsHost, Number(metricsPort), "METRICS_ADDR");
+  const metrics = hostPort(metricsAddr, "METRICS_ADDR");
+  await requireFree(metrics.host, metrics.port, "METRICS_ADDR");
 }
 
 let embedded: EmbeddedPostgres | undefined;
@@ -160,17 +172,6 @@ async function devVarsSetJwtSecret(): Promise<boolean> {
   return (await readFile(".dev.vars", "utf8")).split("\n").some((line) => /^\s*JWT_SECRET\s*=\s*["']?[^\s"']/.test(line));
 }
 
-/** `--inspector-ip`/`--inspector-port` of `wrangler dev` from an address such as 127.0.0.1:9229. */
-function inspectorArgs(address: string | undefined): string[] {
-  if (!address) return [];
-  const match = /^(.+):(\d+)$/.exec(address);
-  if (!match?.[1] || !match[2]) {
-    console.error(`roomcast: WORKERD_INSPECTOR must be host:port, got ${JSON.stringify(address)}`);
-    process.exit(1);
-  }
-  return ["--inspector-ip", match[1], "--inspector-port", match[2]];
-}
-
 let command: string[];
 if (runtime === "wrangler") {
   // Development too keeps one secret across restarts, so that tokens survive
@@ -192,7 +193,7 @@ if (runtime === "wrangler") {
     // looked. Two wranglers starting at once can both see the same port
     // free, and the later one then dies with "Address already in use"
     // (socket "direct:1:default"), as in CI; WORKERD_INSPECTOR pins it.
-    ...inspectorArgs(process.env.WORKERD_INSPECTOR),
+    ...(inspector ? ["--inspector-ip", inspector.host, "--inspector-port", String(inspector.port)] : []),
     ...Object.entries(settings).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
 } else {

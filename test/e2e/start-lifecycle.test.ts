@@ -74,26 +74,27 @@ async function login(base: string): Promise<string> {
   return (response.body as LoginResponse).token;
 }
 
+/** Runs npm start's script with `env` and returns its exit code and output. */
+const startBeside = async (env: Record<string, string>) => {
+  const busy = spawn(process.execPath, ["scripts/start.ts"], {
+    env: {
+      ...process.env,
+      ROOMCAST_DATA_DIR: await mkdtemp(join(tmpdir(), "roomcast-busy-")),
+      ROOMCAST_RUNTIME: "wrangler",
+      DATABASE_URL: "",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  busy.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  busy.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((done) => busy.once("exit", done));
+  return { code, output };
+};
+
 describe("npm start, started and stopped as a newcomer does", () => {
   it("keeps its generated secret across a restart; a second start on a busy port (HTTP or the embedded database's) says so in one line", async () => {
-    /** Runs npm start's script with `env` and returns its exit code and output. */
-    const startBeside = async (env: Record<string, string>) => {
-      const busy = spawn(process.execPath, ["scripts/start.ts"], {
-        env: {
-          ...process.env,
-          ROOMCAST_DATA_DIR: await mkdtemp(join(tmpdir(), "roomcast-busy-")),
-          ROOMCAST_RUNTIME: "wrangler",
-          DATABASE_URL: "",
-          ...env,
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      busy.stdout.on("data", (d: Buffer) => (output += d.toString()));
-      busy.stderr.on("data", (d: Buffer) => (output += d.toString()));
-      const code = await new Promise<number | null>((done) => busy.once("exit", done));
-      return { code, output };
-    };
     const first = await start();
     let token: string;
     try {
@@ -130,6 +131,16 @@ describe("npm start, started and stopped as a newcomer does", () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it("a malformed WORKERD_INSPECTOR is refused in one line before anything starts", async () => {
+    const refused = await startBeside({
+      PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      WORKERD_INSPECTOR: "9229",
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.output.trim().split("\n")).toEqual(['roomcast: WORKERD_INSPECTOR must be host:port, got "9229"']);
   });
 
   it("a SIGHUP to the foreground group (the terminal closed) leaves nothing running", async () => {

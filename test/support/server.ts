@@ -3,12 +3,13 @@
 // self-hosted build as `npm run serve:workerd` does. ROOMCAST_RUNTIME=workerd
 // runs every end-to-end and fault test on the self-hosted build.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
+import { takePidFile } from "../../scripts/pid-file.ts";
 import { waitUntil } from "./node-client.ts";
 
 export type Runtime = "wrangler" | "workerd" | "binary";
@@ -42,49 +43,15 @@ function canListen(port: number): Promise<boolean> {
 }
 
 /**
- * Claims a port across test processes: a file per port in the temp folder,
- * made with O_EXCL and naming its process. Vitest projects that run side by
- * side (node and client) number their workers from 1 each, so two processes
- * can share a block; a claim of a process that has ended is taken over.
+ * Claims a port across test processes: a file per port in the temp folder
+ * (scripts/pid-file.ts). Vitest projects that run side by side (node and
+ * client) number their workers from 1 each, so two processes can share a
+ * block. Claims go when the process exits; vitest may end its workers by a
+ * signal instead, and a claim of a process that has ended is taken over.
  */
-function claim(port: number): boolean {
-  const file = join(claimDir, String(port));
-  try {
-    writeFileSync(file, String(process.pid), { flag: "wx" });
-    return true;
-  } catch {
-    const owner = Number(readFileSafe(file));
-    if (owner === process.pid || isAlive(owner)) return false;
-    writeFileSync(file, String(process.pid));
-    return true;
-  }
-}
-
-function readFileSafe(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const claimDir = join(tmpdir(), "roomcast-test-ports");
 mkdirSync(claimDir, { recursive: true });
-// Claims go when the process exits; vitest may end its workers by a signal
-// instead, and a claim of a process that has ended is taken over.
-process.once("exit", () => {
-  for (const port of handedOut) rmSync(join(claimDir, String(port)), { force: true });
-});
+const claim = (port: number): boolean => takePidFile(join(claimDir, String(port))) === undefined;
 
 /** A free TCP port on 127.0.0.1 from this worker's block, never one this process handed out before nor one another test process claimed. */
 export async function freePort(): Promise<number> {
