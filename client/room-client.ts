@@ -143,13 +143,9 @@ export class RoomClient {
     if (this.#stopped) return;
     this.#stopped = true;
     if (reason.code !== "stopped") this.#failure = reason;
-    this.#renewal.cancel();
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#resendTimer);
-    this.#heartbeat.stop();
-    const socket = this.#socket;
-    this.#socket = null;
-    socket?.close(CLOSE.normal, "bye");
+    this.#detach()?.close(CLOSE.normal, "bye");
     this.#sends.rejectAll(reason);
     this.#setState("closed");
   }
@@ -256,11 +252,9 @@ export class RoomClient {
         if (event.code !== undefined && event.code !== GAVE_UP) this.#keep(this.closes, event.code);
         return;
       }
-      this.#socket = null;
+      this.#detach();
       const code = event.code ?? 0;
       this.#keep(this.closes, code);
-      this.#renewal.cancel();
-      this.#heartbeat.stop();
       if (this.#stopped) return;
       if (code === CLOSE.forbidden || (code === CLOSE.unauthorized && !this.#options.retryUnauthorized)) {
         const reason = code === CLOSE.forbidden ? "forbidden" : "unauthorized";
@@ -329,10 +323,7 @@ export class RoomClient {
         // Reconnect after the server's delay without waiting for the close:
         // workerd may end the connection only when the room hibernates, 10 s
         // or more after the close frame (docs/guarantees.md).
-        const socket = this.#socket;
-        this.#socket = null;
-        this.#renewal.cancel();
-        this.#heartbeat.stop();
+        const socket = this.#detach();
         socket?.close(CLOSE.normal, "goaway");
         if (socket && !this.#stopped) this.#retry();
         return;
@@ -359,11 +350,18 @@ export class RoomClient {
     }, 1000);
   }
 
-  /** Drops a socket that is no use (its close code is not counted) and reconnects. */
-  #giveUp(socket: SocketLike, reason: string): void {
+  /** The current socket stops being this client's: no heartbeat or renewal on it. Returns it. */
+  #detach(): SocketLike | null {
+    const socket = this.#socket;
     this.#socket = null;
     this.#heartbeat.stop();
     this.#renewal.cancel();
+    return socket;
+  }
+
+  /** Drops a socket that is no use (its close code is not counted) and reconnects. */
+  #giveUp(socket: SocketLike, reason: string): void {
+    this.#detach();
     socket.close(GAVE_UP, reason);
     this.#retry();
   }
